@@ -1,0 +1,9 @@
+//! The faces: one module per platform whose API Confab speaks. A face parses, authenticates, maps
+//! onto store operations and renders; it holds no rule of its own.
+//!
+//! | face | mounted at | module |
+//! |---|---|---|
+//! | Linktor | `/v1` | [`linktor`] |
+
+pub mod linktor;
+pub mod params;

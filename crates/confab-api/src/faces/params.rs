@@ -1,0 +1,221 @@
+//! Parsing shared by the faces: query strings into typed values with every problem named by field,
+//! and JSON bodies with the path of the offending field.
+
+use crate::error::ApiError;
+use confab_core::{time, FieldError, Time};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+/// The longest query string value accepted (longer is a validation error, not a slow query).
+pub const MAX_PARAM_LEN: usize = 1000;
+
+/// A query string being read. Each accessor records what is wrong; [`Params::finish`] turns the
+/// record into one 400 naming every field at fault.
+#[derive(Debug, Default)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+impl Params {
+    pub fn from_query(raw: Option<&str>) -> Self {
+        let pairs = raw
+            .map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+            .unwrap_or_default();
+        Params { pairs, errors: Vec::new() }
+    }
+
+    /// Records a problem with `field`.
+    pub fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// The value of `name` (the last one if repeated), trimmed; empty counts as absent.
+    pub fn str(&mut self, name: &str) -> Option<String> {
+        let v = self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string())?;
+        if v.is_empty() {
+            return None;
+        }
+        if v.chars().count() > MAX_PARAM_LEN {
+            self.error(name, format!("must be at most {MAX_PARAM_LEN} characters"));
+            return None;
+        }
+        Some(v)
+    }
+
+    /// Every value of `name` and of `name[]`, comma-separated values split.
+    pub fn list(&mut self, name: &str) -> Vec<String> {
+        let bracket = format!("{name}[]");
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name || *k == bracket)
+            .flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// An integer within `min..=max`, `default` when absent.
+    pub fn int(&mut self, name: &str, default: u32, min: u32, max: u32) -> u32 {
+        let Some(v) = self.str(name) else { return default };
+        match v.parse::<u64>() {
+            Ok(n) if n >= u64::from(min) && n <= u64::from(max) => n as u32,
+            Ok(_) => {
+                self.error(name, format!("must be between {min} and {max}"));
+                default
+            }
+            Err(_) => {
+                self.error(name, "must be a whole number");
+                default
+            }
+        }
+    }
+
+    /// `true`/`false` (also `1`/`0`), `default` when absent.
+    pub fn bool(&mut self, name: &str, default: bool) -> bool {
+        match self.str(name).as_deref() {
+            None => default,
+            Some("true" | "1") => true,
+            Some("false" | "0") => false,
+            Some(_) => {
+                self.error(name, "must be true or false");
+                default
+            }
+        }
+    }
+
+    /// A UUID.
+    pub fn uuid(&mut self, name: &str) -> Option<Uuid> {
+        let v = self.str(name)?;
+        match Uuid::parse_str(&v) {
+            Ok(u) => Some(u),
+            Err(_) => {
+                self.error(name, "must be an id (a UUID)");
+                None
+            }
+        }
+    }
+
+    /// An ISO 8601 instant or date; with `end_of_day` a date means its last instant.
+    pub fn time(&mut self, name: &str, end_of_day: bool) -> Option<Time> {
+        let v = self.str(name)?;
+        let t = time::parse_iso(&v, end_of_day);
+        if t.is_none() {
+            self.error(name, "must be an ISO 8601 date or date-time (2024-01-15 or 2024-01-15T10:00:00Z)");
+        }
+        t
+    }
+
+    /// One of a closed set of words, parsed by `parse`; `allowed` lists them for the message.
+    pub fn one_of<T>(&mut self, name: &str, parse: impl Fn(&str) -> Option<T>, allowed: &str) -> Option<T> {
+        let v = self.str(name)?;
+        let t = parse(&v);
+        if t.is_none() {
+            self.error(name, format!("must be one of: {allowed}"));
+        }
+        t
+    }
+
+    /// 400 `VALIDATION_ERROR` naming every field at fault, if any.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_fields(self.errors))
+        }
+    }
+}
+
+/// Parses a JSON body. An empty body is `{}` (actions such as `/reopen` send none). A syntax error or
+/// a wrong type is 400 naming the field path (`contact.phone`).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let syntax = inner.is_syntax() || inner.is_eof();
+        let field = if syntax || path == "." || path.is_empty() { "body".to_string() } else { path };
+        let message = if syntax {
+            format!("is not valid JSON ({inner})")
+        } else {
+            inner.to_string().split(" at line ").next().unwrap_or_default().to_string()
+        };
+        ApiError::invalid(field, message)
+    })
+}
+
+/// Reads a request body up to the body limit: 413 beyond it.
+pub async fn read_body(req: axum::extract::Request) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), crate::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::too_large(crate::MAX_BODY_BYTES))
+}
+
+/// A text field: trimmed, `None` when empty, 400 when longer than `max` characters.
+pub fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    let Some(v) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if v.chars().count() > max {
+        return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
+    }
+    Ok(Some(v))
+}
+
+/// A JSON object field bounded in depth and size (metadata, config).
+pub fn json_object(field: &str, value: Option<serde_json::Map<String, serde_json::Value>>) -> Result<Option<serde_json::Map<String, serde_json::Value>>, ApiError> {
+    let Some(map) = value else { return Ok(None) };
+    let v = serde_json::Value::Object(map);
+    if confab_core::rules::metadata::depth(&v) > confab_core::rules::metadata::MAX_DEPTH {
+        return Err(ApiError::invalid(field, format!("must be nested at most {} levels deep", confab_core::rules::metadata::MAX_DEPTH)));
+    }
+    match v {
+        serde_json::Value::Object(m) => Ok(Some(m)),
+        _ => unreachable!("built from an object"),
+    }
+}
+
+/// For `Option<Option<T>>` fields with `#[serde(default)]`: absent is `None`, `null` is
+/// `Some(None)` (clear it), a value is `Some(Some(v))`.
+pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        contact: Option<Inner>,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Inner {
+        phone: Option<String>,
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field_path() {
+        let e = parse_json::<Body>(br#"{"contact":{"phone":5}}"#).unwrap_err();
+        assert_eq!(e.details[0].field, "contact.phone");
+        assert_eq!(e.code, "VALIDATION_ERROR");
+        assert!(parse_json::<Body>(b"  ").is_ok());
+        assert_eq!(parse_json::<Body>(b"{").unwrap_err().details[0].field, "body");
+    }
+
+    #[test]
+    fn every_bad_parameter_is_reported() {
+        let mut p = Params::from_query(Some("perPage=500&page=x&status=open&status=closed&ok=1"));
+        assert_eq!(p.int("perPage", 20, 1, 100), 20);
+        assert_eq!(p.int("page", 1, 1, u32::MAX), 1);
+        assert_eq!(p.str("status").as_deref(), Some("closed"));
+        let e = p.finish().unwrap_err();
+        assert_eq!(e.details.iter().map(|d| d.field.as_str()).collect::<Vec<_>>(), ["perPage", "page"]);
+    }
+}

@@ -1,0 +1,1 @@
+//! `Idempotency-Key` on POST requests (filled in by the idempotency work).

@@ -1,0 +1,91 @@
+//! Confab's HTTP server.
+//!
+//! Each face (one module under [`faces`]) parses its platform's requests, authenticates them its way,
+//! calls the store's use-case operations and renders the results in its platform's dialect. Nothing
+//! here decides a rule: rules live in `confab-core`, transactions in the store.
+//!
+//! Shared across faces: API keys ([`auth`]), request ids ([`request_id`]), idempotency keys
+//! ([`idempotency`]), query-string and body parsing ([`faces::params`]), and the service routes
+//! (`/healthz`, `/readyz`, `/openapi.json`, `/docs`).
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod error;
+pub mod faces;
+pub mod idempotency;
+pub mod request_id;
+mod service;
+
+use auth::SecurityAddon;
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use confab_store::DynStore;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The largest request body accepted (413 beyond it).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: DynStore,
+    pub keys: Arc<auth::KeyCache>,
+}
+
+impl AppState {
+    pub fn new(store: DynStore) -> Self {
+        Self { store, keys: Arc::new(auth::KeyCache::default()) }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Confab",
+        description = "A conversations server speaking the Linktor (/v1), Airy Core, Protocol and G-Tateth APIs.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "conversations", description = "Linktor conversations: lifecycle, assignment, tags, notes, timeline"),
+        (name = "channels", description = "Linktor channels"),
+        (name = "contacts", description = "Contacts (Linktor SDK resource)"),
+        (name = "users", description = "Users of the organisation (admin)"),
+        (name = "bots", description = "Linktor bots"),
+        (name = "tags", description = "Tags of the organisation"),
+        (name = "service", description = "Health and documentation"),
+    )
+)]
+struct ApiDoc;
+
+/// The whole application: every face, the service routes, and the layers around them.
+pub fn app(state: AppState) -> Router {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/v1", faces::linktor::router(state.clone()))
+        .split_for_parts();
+    router
+        .merge(service::router(openapi))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(request_id::layer))
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::make_span))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+}
+
+/// The OpenAPI document of every route (also served at `/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let state_free = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/v1", faces::linktor::routes());
+    state_free.into_openapi()
+}
+
+/// Serves `app` on `listener` until `shutdown` completes; requests in flight then finish.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,147 @@
+//! The event log: one event per operation, written in the same transaction as the change, with the
+//! actor, the time and a snapshot of the subject after the change. Events outlive their subject.
+
+use super::Actor;
+use crate::ids::{ConversationId, TenantId};
+use crate::time::Time;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The kinds of events Confab emits. The string form is public API (webhook `event` names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "conversation.created")]
+    ConversationCreated,
+    #[serde(rename = "conversation.updated")]
+    ConversationUpdated,
+    #[serde(rename = "conversation.assigned")]
+    ConversationAssigned,
+    #[serde(rename = "conversation.transferred")]
+    ConversationTransferred,
+    #[serde(rename = "conversation.closed")]
+    ConversationClosed,
+    #[serde(rename = "conversation.reopened")]
+    ConversationReopened,
+    #[serde(rename = "conversation.deleted")]
+    ConversationDeleted,
+    #[serde(rename = "conversation.note_added")]
+    ConversationNoteAdded,
+    #[serde(rename = "contact.created")]
+    ContactCreated,
+    #[serde(rename = "contact.updated")]
+    ContactUpdated,
+    #[serde(rename = "contact.deleted")]
+    ContactDeleted,
+    #[serde(rename = "channel.created")]
+    ChannelCreated,
+    #[serde(rename = "channel.updated")]
+    ChannelUpdated,
+    #[serde(rename = "channel.activated")]
+    ChannelActivated,
+    #[serde(rename = "channel.deactivated")]
+    ChannelDeactivated,
+    #[serde(rename = "channel.deleted")]
+    ChannelDeleted,
+    #[serde(rename = "bot.created")]
+    BotCreated,
+    #[serde(rename = "bot.updated")]
+    BotUpdated,
+    #[serde(rename = "bot.activated")]
+    BotActivated,
+    #[serde(rename = "bot.deactivated")]
+    BotDeactivated,
+    #[serde(rename = "bot.deleted")]
+    BotDeleted,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 21] = [
+        EventType::ConversationCreated,
+        EventType::ConversationUpdated,
+        EventType::ConversationAssigned,
+        EventType::ConversationTransferred,
+        EventType::ConversationClosed,
+        EventType::ConversationReopened,
+        EventType::ConversationDeleted,
+        EventType::ConversationNoteAdded,
+        EventType::ContactCreated,
+        EventType::ContactUpdated,
+        EventType::ContactDeleted,
+        EventType::ChannelCreated,
+        EventType::ChannelUpdated,
+        EventType::ChannelActivated,
+        EventType::ChannelDeactivated,
+        EventType::ChannelDeleted,
+        EventType::BotCreated,
+        EventType::BotUpdated,
+        EventType::BotActivated,
+        EventType::BotDeactivated,
+        EventType::BotDeleted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::ConversationCreated => "conversation.created",
+            EventType::ConversationUpdated => "conversation.updated",
+            EventType::ConversationAssigned => "conversation.assigned",
+            EventType::ConversationTransferred => "conversation.transferred",
+            EventType::ConversationClosed => "conversation.closed",
+            EventType::ConversationReopened => "conversation.reopened",
+            EventType::ConversationDeleted => "conversation.deleted",
+            EventType::ConversationNoteAdded => "conversation.note_added",
+            EventType::ContactCreated => "contact.created",
+            EventType::ContactUpdated => "contact.updated",
+            EventType::ContactDeleted => "contact.deleted",
+            EventType::ChannelCreated => "channel.created",
+            EventType::ChannelUpdated => "channel.updated",
+            EventType::ChannelActivated => "channel.activated",
+            EventType::ChannelDeactivated => "channel.deactivated",
+            EventType::ChannelDeleted => "channel.deleted",
+            EventType::BotCreated => "bot.created",
+            EventType::BotUpdated => "bot.updated",
+            EventType::BotActivated => "bot.activated",
+            EventType::BotDeactivated => "bot.deactivated",
+            EventType::BotDeleted => "bot.deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The kind of subject (`conversation`, `contact`, …): the part before the dot.
+    pub fn subject_kind(self) -> &'static str {
+        self.as_str().split('.').next().unwrap_or("")
+    }
+}
+
+/// An event to append: the store fills in the id, the position and the time.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub event_type: EventType,
+    pub subject_id: Uuid,
+    /// The conversation the event concerns, if any (the key of webhook ordering and the timeline).
+    pub conversation_id: Option<ConversationId>,
+    /// The subject after the change (a `ConversationView`, a `Contact`, …) as JSON.
+    pub snapshot: serde_json::Value,
+    /// What the change was about beyond the snapshot (a transfer's reason, a note, the changed
+    /// fields, …).
+    pub data: serde_json::Value,
+}
+
+/// An event as stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Event {
+    /// Unique id of the event (de-duplication key for receivers).
+    pub id: Uuid,
+    /// Commit-ordered stream position; `None` until the relay has assigned it (PostgreSQL).
+    pub position: Option<i64>,
+    pub tenant_id: TenantId,
+    pub event_type: EventType,
+    pub subject_id: Uuid,
+    pub conversation_id: Option<ConversationId>,
+    pub actor: Actor,
+    pub snapshot: serde_json::Value,
+    pub data: serde_json::Value,
+    pub created_at: Time,
+}

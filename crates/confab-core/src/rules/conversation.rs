@@ -1,0 +1,173 @@
+//! The conversation lifecycle. Every way of changing a status (Linktor PATCH, `/close`, `/reopen`,
+//! `/snooze`, Airy `set-state`, G-Tateth PUT, the snooze timer, an inbound message) goes through
+//! these functions, so the stamps and the event are the same whichever face asked.
+//!
+//! Decisions (DESIGN.md, Lifecycle):
+//! - Only the explicit `/close` of a closed and `/reopen` of a non-closed conversation are 409;
+//!   setting the status a conversation already has any other way is a no-op (no event).
+//! - `snoozed` needs `snoozedUntil` in the future; the timer opens the conversation at that instant.
+//! - Leaving `closed` (to any active status) is a reopen: stamps `reopenedAt`/`reopenedBy` and emits
+//!   `conversation.reopened`. Entering `closed` is a close: `conversation.closed`.
+
+use crate::error::{Error, Result};
+use crate::model::{Actor, CloseInput, Conversation, EventType, Status, StatusChange};
+use crate::time::Time;
+
+/// Applies a status change requested through an update. Returns the event it amounts to, or `None`
+/// when nothing changed.
+pub fn change_status(conv: &mut Conversation, change: &StatusChange, actor: &Actor, now: Time) -> Result<Option<EventType>> {
+    let target = change.status;
+    if target == Status::Snoozed {
+        let until = change
+            .snoozed_until
+            .ok_or_else(|| Error::invalid("snoozedUntil", "is required when the status is snoozed"))?;
+        if until <= now {
+            return Err(Error::invalid("snoozedUntil", "must be in the future"));
+        }
+    } else if change.snoozed_until.is_some() {
+        return Err(Error::invalid("snoozedUntil", "may only be given with the status snoozed"));
+    }
+    if target == conv.status && (target != Status::Snoozed || conv.snoozed_until == change.snoozed_until) {
+        return Ok(None);
+    }
+    let was_closed = conv.status == Status::Closed;
+    if target == Status::Closed {
+        close_stamps(conv, &CloseInput::default(), actor, now);
+        return Ok(Some(EventType::ConversationClosed));
+    }
+    conv.status = target;
+    conv.snoozed_until = if target == Status::Snoozed { change.snoozed_until } else { None };
+    conv.updated_at = now;
+    if was_closed {
+        conv.reopened_at = Some(now);
+        conv.reopened_by = Some(actor.clone());
+        return Ok(Some(EventType::ConversationReopened));
+    }
+    Ok(Some(EventType::ConversationUpdated))
+}
+
+/// The explicit close. 409 `CONVERSATION_ALREADY_CLOSED` when it is closed already.
+pub fn close(conv: &mut Conversation, input: &CloseInput, actor: &Actor, now: Time) -> Result<EventType> {
+    if conv.status == Status::Closed {
+        return Err(Error::conflict("CONVERSATION_ALREADY_CLOSED", "The conversation is already closed."));
+    }
+    close_stamps(conv, input, actor, now);
+    Ok(EventType::ConversationClosed)
+}
+
+fn close_stamps(conv: &mut Conversation, input: &CloseInput, actor: &Actor, now: Time) {
+    conv.status = Status::Closed;
+    conv.snoozed_until = None;
+    conv.closed_at = Some(now);
+    conv.closed_by = Some(actor.clone());
+    conv.resolution = input.resolution;
+    conv.closure_reason = input.reason.clone();
+    conv.updated_at = now;
+}
+
+/// The explicit reopen. 409 `CONVERSATION_NOT_CLOSED` when it is not closed.
+pub fn reopen(conv: &mut Conversation, actor: &Actor, now: Time) -> Result<EventType> {
+    if conv.status != Status::Closed {
+        return Err(Error::conflict("CONVERSATION_NOT_CLOSED", "Only a closed conversation can be reopened."));
+    }
+    change_status(conv, &StatusChange { status: Status::Open, snoozed_until: None }, actor, now)
+        .map(|e| e.unwrap_or(EventType::ConversationReopened))
+}
+
+/// The snooze timer: a snoozed conversation whose time has come is open again. Returns whether it
+/// changed (a conversation changed meanwhile is left alone).
+pub fn wake(conv: &mut Conversation, now: Time) -> bool {
+    match (conv.status, conv.snoozed_until) {
+        (Status::Snoozed, Some(until)) if until <= now => {
+            conv.status = Status::Open;
+            conv.snoozed_until = None;
+            conv.updated_at = now;
+            true
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ConversationId, TenantId};
+    use crate::model::{Priority, UserRole};
+    use crate::time;
+
+    fn conv(status: Status) -> Conversation {
+        let now = time::now();
+        Conversation {
+            id: ConversationId::new(),
+            tenant_id: TenantId::new(),
+            channel_id: None,
+            channel_type: None,
+            contact_id: None,
+            subject: None,
+            status,
+            snoozed_until: None,
+            priority: Priority::Normal,
+            assignee: None,
+            bot_id: None,
+            metadata: Default::default(),
+            message_count: 0,
+            unread_count: 0,
+            first_message_at: None,
+            last_message_at: None,
+            closed_at: None,
+            closed_by: None,
+            resolution: None,
+            closure_reason: None,
+            reopened_at: None,
+            reopened_by: None,
+            assigned_at: None,
+            assigned_by: None,
+            transferred_at: None,
+            transferred_by: None,
+            source: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn agent() -> Actor {
+        let _ = UserRole::Agent;
+        Actor::user(crate::ids::UserId::new(), "Agent")
+    }
+
+    #[test]
+    fn closing_twice_is_a_conflict_but_setting_closed_again_is_a_no_op() {
+        let mut c = conv(Status::Open);
+        let now = time::now();
+        assert_eq!(close(&mut c, &CloseInput::default(), &agent(), now).unwrap(), EventType::ConversationClosed);
+        assert!(matches!(close(&mut c, &CloseInput::default(), &agent(), now), Err(Error::Conflict { code: "CONVERSATION_ALREADY_CLOSED", .. })));
+        let same = StatusChange { status: Status::Closed, snoozed_until: None };
+        assert_eq!(change_status(&mut c, &same, &agent(), now).unwrap(), None);
+    }
+
+    #[test]
+    fn leaving_closed_is_a_reopen_with_stamps() {
+        let mut c = conv(Status::Closed);
+        let now = time::now();
+        let to_pending = StatusChange { status: Status::Pending, snoozed_until: None };
+        assert_eq!(change_status(&mut c, &to_pending, &agent(), now).unwrap(), Some(EventType::ConversationReopened));
+        assert_eq!(c.reopened_at, Some(now));
+        assert!(matches!(reopen(&mut c, &agent(), now), Err(Error::Conflict { code: "CONVERSATION_NOT_CLOSED", .. })));
+    }
+
+    #[test]
+    fn snoozing_needs_a_future_instant_and_waking_opens() {
+        let mut c = conv(Status::Open);
+        let now = time::now();
+        let past = StatusChange { status: Status::Snoozed, snoozed_until: Some(now) };
+        assert!(matches!(change_status(&mut c, &past, &agent(), now), Err(Error::Validation(_))));
+        let missing = StatusChange { status: Status::Snoozed, snoozed_until: None };
+        assert!(matches!(change_status(&mut c, &missing, &agent(), now), Err(Error::Validation(_))));
+        let later = now + chrono::Duration::seconds(60);
+        let ok = StatusChange { status: Status::Snoozed, snoozed_until: Some(later) };
+        assert_eq!(change_status(&mut c, &ok, &agent(), now).unwrap(), Some(EventType::ConversationUpdated));
+        assert!(!wake(&mut c, now));
+        assert!(wake(&mut c, later));
+        assert_eq!((c.status, c.snoozed_until), (Status::Open, None));
+    }
+}

@@ -1,0 +1,479 @@
+//! The conversation operations of [`ConversationStore`]: each one transaction that reads the
+//! conversation, applies the core rule, writes it back, and appends its one event.
+
+use super::participants::{add_participant, resolve_assignee};
+use super::{finish, insert, load_for_update, load_view, save, set_tags, add_tags, Conn};
+use crate::dialect::{Db, FOR_UPDATE_SKIP_LOCKED};
+use crate::sql::contacts::find_or_create_inline;
+use crate::sql::events::{EventRow, EVENT_COLUMNS};
+use crate::sql::util::{at, db, limit_offset, us, Tx};
+use crate::SqlStore;
+use async_trait::async_trait;
+use confab_core::model::*;
+use confab_core::rules::{conversation as rules, metadata::deep_merge};
+use confab_core::{time, ChannelId, ConversationId, Error, NoteId, Resource, Result, TenantId, Time};
+use confab_store::ConversationStore;
+use serde_json::json;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// The active conversations on a channel (for deleting it).
+pub(crate) async fn active_on_channel(tx: &mut Tx, tenant: TenantId, channel: ChannelId) -> Result<Vec<ConversationId>> {
+    let rows: Vec<(Uuid,)> =
+        sqlx::query_as("SELECT id FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND status <> 'closed'")
+            .bind(tenant.0)
+            .bind(channel.0)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db)?;
+    Ok(rows.into_iter().map(|(id,)| ConversationId(id)).collect())
+}
+
+/// Closes a conversation inside the caller's transaction (a forced channel delete).
+pub(crate) async fn close_in_tx(tx: &mut Tx, ctx: &Ctx, id: ConversationId, input: &CloseInput, now: Time) -> Result<ConversationView> {
+    let mut conv = load_for_update(tx, ctx.tenant, id).await?;
+    let event = rules::close(&mut conv, input, &ctx.actor, now)?;
+    save(tx, &conv).await?;
+    if let Some(notes) = input.notes.as_deref().filter(|n| !n.trim().is_empty()) {
+        insert_note(tx, ctx, id, NoteKind::Close, notes, now).await?;
+    }
+    let data = json!({
+        "reason": input.reason,
+        "resolution": input.resolution.map(|r| r.as_str()),
+        "notes": input.notes,
+    });
+    finish(tx, ctx, id, Some(event), data, now).await
+}
+
+/// Inserts an internal note.
+async fn insert_note(tx: &mut Tx, ctx: &Ctx, id: ConversationId, kind: NoteKind, body: &str, now: Time) -> Result<Note> {
+    let note = Note {
+        id: NoteId::new(),
+        conversation_id: id,
+        kind,
+        body: body.to_string(),
+        author: ctx.actor.clone(),
+        created_at: now,
+    };
+    sqlx::query(
+        "INSERT INTO notes (id, tenant_id, conversation_id, kind, body, author, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(note.id.0)
+    .bind(ctx.tenant.0)
+    .bind(id.0)
+    .bind(kind.as_str())
+    .bind(&note.body)
+    .bind(Json(&note.author))
+    .bind(us(now))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(note)
+}
+
+/// Checks the conversation exists for the tenant (reads that need no view).
+async fn exists(conn: &mut Conn, tenant: TenantId, id: ConversationId) -> Result<()> {
+    let found: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM conversations WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.0)
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    found.map(|_| ()).ok_or_else(|| Error::not_found(Resource::Conversation))
+}
+
+/// An assignment (plain or transfer): sets the assignee, its stamps, the bot when the assignee is a
+/// bot, and records the participant.
+async fn apply_assignment(tx: &mut Tx, ctx: &Ctx, conv: &mut Conversation, assignee: Assignee, now: Time) -> Result<()> {
+    conv.assignee = Some(assignee);
+    if assignee.kind == ActorKind::Bot {
+        conv.bot_id = Some(confab_core::BotId(assignee.id));
+    }
+    conv.assigned_at = Some(now);
+    conv.assigned_by = Some(ctx.actor.clone());
+    conv.updated_at = now;
+    add_participant(tx, conv.id, assignee.kind, assignee.id, now).await
+}
+
+#[async_trait]
+impl ConversationStore for SqlStore {
+    async fn create_conversation(&self, ctx: &Ctx, new: NewConversation) -> Result<ConversationView> {
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut channel_type = None;
+        if let Some(channel_id) = new.channel_id {
+            let channel = crate::sql::channels::load_for_update(&mut tx, ctx.tenant, channel_id)
+                .await?
+                .ok_or_else(|| Error::not_found_field(Resource::Channel, "channelId"))?;
+            channel_type = Some(channel.channel_type.as_str().to_string());
+        }
+        let contact_id = match new.contact {
+            None => None,
+            Some(ContactInput::Existing(id)) => {
+                let found: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM contacts WHERE tenant_id = $1 AND id = $2")
+                    .bind(ctx.tenant.0)
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                found.ok_or_else(|| Error::not_found_field(Resource::Contact, "contactId"))?;
+                Some(id)
+            }
+            Some(ContactInput::Inline(contact)) => Some(find_or_create_inline(&mut tx, ctx, contact, now).await?),
+        };
+        let assignee = match new.assignee_id {
+            Some(id) => Some(resolve_assignee(&mut tx, ctx.tenant, id, new.assignee_kind, "assigneeId").await?),
+            None => None,
+        };
+        if let Some(bot) = new.bot_id {
+            resolve_assignee(&mut tx, ctx.tenant, bot.0, Some(ActorKind::Bot), "botId")
+                .await
+                .map_err(|_| Error::not_found_field(Resource::Bot, "botId"))?;
+        }
+        let mut conv = Conversation {
+            id: ConversationId::new(),
+            tenant_id: ctx.tenant,
+            channel_id: new.channel_id,
+            channel_type,
+            contact_id,
+            subject: new.subject,
+            status: Status::Open,
+            snoozed_until: None,
+            priority: new.priority,
+            assignee: None,
+            bot_id: new.bot_id,
+            metadata: new.metadata,
+            message_count: 0,
+            unread_count: 0,
+            first_message_at: None,
+            last_message_at: None,
+            closed_at: None,
+            closed_by: None,
+            resolution: None,
+            closure_reason: None,
+            reopened_at: None,
+            reopened_by: None,
+            assigned_at: None,
+            assigned_by: None,
+            transferred_at: None,
+            transferred_by: None,
+            source: new.source,
+            created_at: now,
+            updated_at: now,
+        };
+        if let Some(a) = assignee {
+            conv.assignee = Some(a);
+            if a.kind == ActorKind::Bot && conv.bot_id.is_none() {
+                conv.bot_id = Some(confab_core::BotId(a.id));
+            }
+            conv.assigned_at = Some(now);
+            conv.assigned_by = Some(ctx.actor.clone());
+        }
+        insert(&mut tx, &conv).await?;
+        if !new.tags.is_empty() {
+            set_tags(&mut tx, ctx.tenant, conv.id, &new.tags).await?;
+        }
+        if let Some(c) = contact_id {
+            add_participant(&mut tx, conv.id, ActorKind::Contact, c.0, now).await?;
+        }
+        if let Some(a) = conv.assignee {
+            add_participant(&mut tx, conv.id, a.kind, a.id, now).await?;
+        }
+        if let Some(b) = conv.bot_id {
+            add_participant(&mut tx, conv.id, ActorKind::Bot, b.0, now).await?;
+        }
+        let view = finish(&mut tx, ctx, conv.id, Some(EventType::ConversationCreated), serde_json::Value::Null, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(view)
+    }
+
+    async fn get_conversation(&self, ctx: &Ctx, id: ConversationId) -> Result<ConversationView> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        load_view(&mut conn, ctx.tenant, id).await?.ok_or_else(|| Error::not_found(Resource::Conversation))
+    }
+
+    async fn list_conversations(&self, ctx: &Ctx, filter: &ConversationFilter, page: PageRequest) -> Result<Page<ConversationView>> {
+        super::list::list(&self.read, ctx.tenant, filter, page).await
+    }
+
+    async fn update_conversation(&self, ctx: &Ctx, id: ConversationId, patch: ConversationPatch) -> Result<ConversationView> {
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
+        let before = conv.clone();
+        let mut event = None;
+        let mut changed = Vec::new();
+        if let Some(change) = &patch.status {
+            event = rules::change_status(&mut conv, change, &ctx.actor, now)?;
+            if event.is_some() {
+                changed.push("status");
+            }
+        }
+        if let Some(meta) = &patch.metadata {
+            deep_merge(&mut conv.metadata, meta);
+            if conv.metadata != before.metadata {
+                changed.push("metadata");
+            }
+        }
+        if let Some(p) = patch.priority {
+            conv.priority = p;
+            if p != before.priority {
+                changed.push("priority");
+            }
+        }
+        if let Some(subject) = patch.subject.clone() {
+            conv.subject = subject;
+            if conv.subject != before.subject {
+                changed.push("subject");
+            }
+        }
+        if let Some(tags) = &patch.tags {
+            let current = load_view(&mut tx, ctx.tenant, id).await?.map(|v| v.tags).unwrap_or_default();
+            if &current != tags {
+                set_tags(&mut tx, ctx.tenant, id, tags).await?;
+                changed.push("tags");
+            }
+        }
+        if changed.is_empty() {
+            let view = finish(&mut tx, ctx, id, None, serde_json::Value::Null, now).await?;
+            tx.commit().await.map_err(db)?;
+            return Ok(view);
+        }
+        conv.updated_at = now;
+        save(&mut tx, &conv).await?;
+        let event = event.unwrap_or(EventType::ConversationUpdated);
+        let view = finish(&mut tx, ctx, id, Some(event), json!({ "changed": changed }), now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(view)
+    }
+
+    async fn close_conversation(&self, ctx: &Ctx, id: ConversationId, input: CloseInput) -> Result<ConversationView> {
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let view = close_in_tx(&mut tx, ctx, id, &input, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(view)
+    }
+
+    async fn reopen_conversation(&self, ctx: &Ctx, id: ConversationId) -> Result<ConversationView> {
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
+        let event = rules::reopen(&mut conv, &ctx.actor, now)?;
+        save(&mut tx, &conv).await?;
+        let view = finish(&mut tx, ctx, id, Some(event), serde_json::Value::Null, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(view)
+    }
+
+    async fn assign_conversation(&self, ctx: &Ctx, id: ConversationId, input: AssignInput) -> Result<ConversationView> {
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
+        let assignee = resolve_assignee(&mut tx, ctx.tenant, input.assignee_id, input.assignee_kind, "assigneeId").await?;
+        let previous = conv.assignee;
+        apply_assignment(&mut tx, ctx, &mut conv, assignee, now).await?;
+        save(&mut tx, &conv).await?;
+        if let Some(note) = input.note.as_deref().filter(|n| !n.trim().is_empty()) {
+            insert_note(&mut tx, ctx, id, NoteKind::Assign, note, now).await?;
+        }
+        let data = json!({ "note": input.note, "previousAssignee": previous });
+        let view = finish(&mut tx, ctx, id, Some(EventType::ConversationAssigned), data, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(view)
+    }
+
+    async fn unassign_conversation(&self, ctx: &Ctx, id: ConversationId) -> Result<ConversationView> {
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
+        let Some(previous) = conv.assignee.take() else {
+            let view = finish(&mut tx, ctx, id, None, serde_json::Value::Null, now).await?;
+            tx.commit().await.map_err(db)?;
+            return Ok(view);
+        };
+        conv.updated_at = now;
+        save(&mut tx, &conv).await?;
+        let data = json!({ "changed": ["assignee"], "previousAssignee": previous });
+        let view = finish(&mut tx, ctx, id, Some(EventType::ConversationUpdated), data, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(view)
+    }
+
+    async fn transfer_conversation(&self, ctx: &Ctx, id: ConversationId, input: TransferInput) -> Result<ConversationView> {
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
+        let assignee = resolve_assignee(&mut tx, ctx.tenant, input.to_assignee_id, input.assignee_kind, "toAssigneeId").await?;
+        let previous = conv.assignee;
+        apply_assignment(&mut tx, ctx, &mut conv, assignee, now).await?;
+        conv.transferred_at = Some(now);
+        conv.transferred_by = Some(ctx.actor.clone());
+        save(&mut tx, &conv).await?;
+        let body = [
+            input.reason.as_deref().map(|r| format!("Reason: {r}")),
+            input.summary.as_deref().map(|s| format!("Summary: {s}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n");
+        if !body.is_empty() {
+            insert_note(&mut tx, ctx, id, NoteKind::Transfer, &body, now).await?;
+        }
+        let data = json!({
+            "from": previous,
+            "to": assignee,
+            "reason": input.reason,
+            "summary": input.summary,
+            "notifyContact": input.notify_contact,
+        });
+        let view = finish(&mut tx, ctx, id, Some(EventType::ConversationTransferred), data, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(view)
+    }
+
+    async fn add_conversation_tags(&self, ctx: &Ctx, id: ConversationId, names: Vec<String>) -> Result<ConversationView> {
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
+        let before = load_view(&mut tx, ctx.tenant, id).await?.map(|v| v.tags).unwrap_or_default();
+        add_tags(&mut tx, ctx.tenant, id, &names).await?;
+        let after = load_view(&mut tx, ctx.tenant, id).await?.map(|v| v.tags).unwrap_or_default();
+        let event = if after != before {
+            conv.updated_at = now;
+            save(&mut tx, &conv).await?;
+            Some(EventType::ConversationUpdated)
+        } else {
+            None
+        };
+        let view = finish(&mut tx, ctx, id, event, json!({ "changed": ["tags"], "added": names }), now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(view)
+    }
+
+    async fn remove_conversation_tag(&self, ctx: &Ctx, id: ConversationId, name: &str) -> Result<ConversationView> {
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
+        let removed = sqlx::query(
+            "DELETE FROM conversation_tags WHERE conversation_id = $1
+               AND tag_id IN (SELECT id FROM tags WHERE tenant_id = $2 AND name = $3)",
+        )
+        .bind(id.0)
+        .bind(ctx.tenant.0)
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        let event = if removed > 0 {
+            conv.updated_at = now;
+            save(&mut tx, &conv).await?;
+            Some(EventType::ConversationUpdated)
+        } else {
+            None
+        };
+        let view = finish(&mut tx, ctx, id, event, json!({ "changed": ["tags"], "removed": [name] }), now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(view)
+    }
+
+    async fn list_participants(&self, ctx: &Ctx, id: ConversationId) -> Result<Vec<Participant>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        exists(&mut conn, ctx.tenant, id).await?;
+        super::participants::list(&mut conn, id).await
+    }
+
+    async fn list_notes(&self, ctx: &Ctx, id: ConversationId) -> Result<Vec<Note>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        exists(&mut conn, ctx.tenant, id).await?;
+        let rows: Vec<(Uuid, String, String, Json<Actor>, i64)> = sqlx::query_as(
+            "SELECT id, kind, body, author, created_at FROM notes WHERE conversation_id = $1 ORDER BY created_at, id",
+        )
+        .bind(id.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(nid, kind, body, author, created)| Note {
+                id: NoteId(nid),
+                conversation_id: id,
+                kind: NoteKind::parse(&kind).unwrap_or(NoteKind::Manual),
+                body,
+                author: author.0,
+                created_at: at(created),
+            })
+            .collect())
+    }
+
+    async fn add_note(&self, ctx: &Ctx, id: ConversationId, body: String) -> Result<Note> {
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        load_for_update(&mut tx, ctx.tenant, id).await?;
+        let note = insert_note(&mut tx, ctx, id, NoteKind::Manual, &body, now).await?;
+        let data = serde_json::to_value(&note).map_err(Error::internal)?;
+        finish(&mut tx, ctx, id, Some(EventType::ConversationNoteAdded), data, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(note)
+    }
+
+    async fn conversation_events(&self, ctx: &Ctx, id: ConversationId, page: PageRequest) -> Result<Page<Event>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        exists(&mut conn, ctx.tenant, id).await?;
+        let (limit, offset) = limit_offset(page);
+        let rows: Vec<EventRow> = sqlx::query_as::<Db, EventRow>(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY seq LIMIT $3 OFFSET $4"
+        ))
+        .bind(ctx.tenant.0)
+        .bind(id.0)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND conversation_id = $2")
+            .bind(ctx.tenant.0)
+            .bind(id.0)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+        Ok(Page { items: rows.into_iter().map(EventRow::into_event).collect::<Result<_>>()?, total: total as u64 })
+    }
+
+    async fn wake_snoozed(&self, now: Time, limit: u32) -> Result<u32> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let due: Vec<(Uuid, Uuid)> = sqlx::query_as(&format!(
+            "SELECT id, tenant_id FROM conversations WHERE status = 'snoozed' AND snoozed_until <= $1
+             ORDER BY snoozed_until LIMIT $2{FOR_UPDATE_SKIP_LOCKED}"
+        ))
+        .bind(us(now))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut woken = 0;
+        for (id, tenant) in due {
+            let ctx = Ctx { tenant: TenantId(tenant), actor: Actor::system() };
+            let id = ConversationId(id);
+            let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
+            if rules::wake(&mut conv, now) {
+                save(&mut tx, &conv).await?;
+                let data = json!({ "changed": ["status"], "reason": "snooze_expired" });
+                finish(&mut tx, &ctx, id, Some(EventType::ConversationUpdated), data, now).await?;
+                woken += 1;
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(woken)
+    }
+
+    async fn next_snooze_due(&self) -> Result<Option<Time>> {
+        let (next,): (Option<i64>,) = sqlx::query_as("SELECT MIN(snoozed_until) FROM conversations WHERE status = 'snoozed'")
+            .fetch_one(&self.read)
+            .await
+            .map_err(db)?;
+        Ok(next.map(at))
+    }
+}

@@ -1,0 +1,78 @@
+//! `confab serve`: the HTTP server and the background workers, stopped together on SIGINT/SIGTERM
+//! after the requests in flight have finished.
+
+use confab_api::AppState;
+use confab_store::DynStore;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A running server (tests hold one; `confab serve` waits on it).
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Signals shutdown and waits for the server and the workers to finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.wait().await;
+    }
+
+    /// Waits until the server has stopped (after [`Running::stopper`] fired).
+    pub async fn wait(self) {
+        if let Ok(Err(e)) = self.server.await {
+            tracing::error!(error = %e, "server error");
+        }
+        for w in self.workers {
+            let _ = w.await;
+        }
+    }
+
+    /// A handle that stops the server when sent `true`.
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+/// Starts serving on `listener` with the workers. The listener is bound by the caller, so a test can
+/// bind port 0 and know the address before the first request.
+pub fn start(listener: TcpListener, store: DynStore) -> std::io::Result<Running> {
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let workers = vec![
+        confab_events::spawn_snooze_timer(store.clone(), stopped.clone()),
+        confab_events::spawn_position_relay(store.clone(), stopped.clone()),
+    ];
+    let mut on_stop = stopped.clone();
+    let shutdown = async move {
+        let _ = on_stop.wait_for(|s| *s).await;
+    };
+    let server = tokio::spawn(confab_api::serve(listener, AppState::new(store), shutdown));
+    Ok(Running { addr, stop, server, workers })
+}
+
+/// Resolves when the process receives SIGINT or SIGTERM.
+pub async fn signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

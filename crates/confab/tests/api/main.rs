@@ -1,0 +1,8 @@
+//! The API test suite: every test starts the real server on a random loopback port, with a fresh
+//! database (a SQLite file in a temporary folder, or, when `CONFAB_TEST_POSTGRES` holds a URL, a new
+//! PostgreSQL database created from it), and talks to it over HTTP.
+
+mod support;
+
+mod auth;
+mod channels;
