@@ -6,3 +6,11 @@ mod support;
 
 mod auth;
 mod channels;
+mod cli;
+mod contacts;
+mod conversation_actions;
+mod conversations;
+mod events;
+mod idempotency;
+mod openapi;
+mod users_bots_tags;

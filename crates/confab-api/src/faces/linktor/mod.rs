@@ -6,7 +6,13 @@
 //! 401 `AUTHENTICATION_REQUIRED`, unknown or revoked 401 `INVALID_API_KEY`, a missing scope 403
 //! `INSUFFICIENT_PERMISSIONS`. Decisions beyond the seed are documented on each module.
 
+mod bots;
 mod channels;
+mod contacts;
+mod conversation_actions;
+pub mod conversations;
+mod tags;
+mod users;
 pub mod envelope;
 pub mod extract;
 
@@ -21,13 +27,22 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// Every /v1 route, without the auth layer (for the OpenAPI document).
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(channels::routes())
+    OpenApiRouter::new()
+        .merge(channels::routes())
+        .merge(conversations::routes())
+        .merge(conversation_actions::routes())
+        .merge(contacts::routes())
+        .merge(users::routes())
+        .merge(bots::routes())
+        .merge(tags::routes())
 }
 
 /// The /v1 router: every route behind the key check, unknown paths 404 in the envelope.
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
     routes()
         .fallback(|| async { LinktorError(ApiError::route_not_found()) })
+        // Layers run outside-in from the last: auth first, then idempotency (which needs the key).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::idempotency::linktor))
         .layer(axum::middleware::from_fn_with_state(state, authenticate))
 }
 
