@@ -6,7 +6,7 @@
 //! revoked key therefore stops working within that time on every node.
 
 use crate::error::ApiError;
-use confab_core::model::{scopes_allow, Access, Ctx, Actor, Principal, Scope, ScopeResource};
+use confab_core::model::{scopes_allow, Access, Actor, Ctx, Principal, Scope, ScopeResource};
 use confab_store::DynStore;
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -110,7 +110,8 @@ impl utoipa::Modify for SecurityAddon {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("cfb_…").build()),
         );
-        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components
+            .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
     }
 }
 

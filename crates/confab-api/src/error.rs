@@ -30,7 +30,11 @@ impl ApiError {
     }
 
     pub fn auth_required() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "AUTHENTICATION_REQUIRED", "An API key is required: send Authorization: Bearer <key>.")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "AUTHENTICATION_REQUIRED",
+            "An API key is required: send Authorization: Bearer <key>.",
+        )
     }
 
     pub fn invalid_key() -> Self {
@@ -38,11 +42,7 @@ impl ApiError {
     }
 
     pub fn forbidden(scope: &str) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "INSUFFICIENT_PERMISSIONS",
-            format!("The API key lacks the scope {scope}."),
-        )
+        Self::new(StatusCode::FORBIDDEN, "INSUFFICIENT_PERMISSIONS", format!("The API key lacks the scope {scope}."))
     }
 
     pub fn too_large(limit: usize) -> Self {
@@ -65,7 +65,9 @@ impl From<Error> for ApiError {
                 status: StatusCode::BAD_REQUEST,
                 code: "VALIDATION_ERROR",
                 message: match details.as_slice() {
-                    [one] => format!("Invalid request parameters: {} {}.", one.field, one.message.trim_end_matches('.')),
+                    [one] => {
+                        format!("Invalid request parameters: {} {}.", one.field, one.message.trim_end_matches('.'))
+                    }
                     _ => "Invalid request parameters.".into(),
                 },
                 details,
@@ -92,7 +94,11 @@ impl From<Error> for ApiError {
             Error::Refused { code, message } => ApiError::new(StatusCode::BAD_REQUEST, code, message),
             Error::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Something went wrong on our side; it has been logged.")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    "Something went wrong on our side; it has been logged.",
+                )
             }
         }
     }

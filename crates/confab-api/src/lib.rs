@@ -86,6 +86,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// Serves `app` on `listener` until `shutdown` completes; requests in flight then finish.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
 }

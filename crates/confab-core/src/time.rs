@@ -37,11 +37,7 @@ pub fn parse_iso(s: &str, end_of_day: bool) -> Option<Time> {
     }
     let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
     let start = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?);
-    Some(if end_of_day {
-        start + chrono::Duration::days(1) - chrono::Duration::microseconds(1)
-    } else {
-        start
-    })
+    Some(if end_of_day { start + chrono::Duration::days(1) - chrono::Duration::microseconds(1) } else { start })
 }
 
 #[cfg(test)]

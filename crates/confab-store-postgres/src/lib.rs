@@ -24,11 +24,8 @@ pub struct SqlStore {
 impl SqlStore {
     /// Connects to `url` (`postgres://user@host/db`).
     pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
-            .await?;
+        let pool =
+            PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(30)).connect(url).await?;
         Ok(Self { read: pool.clone(), write: pool })
     }
 

@@ -145,10 +145,11 @@ impl AuthStore for SqlStore {
     }
 
     async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
-        let rows: Vec<KeyRow> = sqlx::query_as::<Db, KeyRow>(&format!("{KEY_SELECT} ORDER BY k.created_at DESC, k.id DESC"))
-            .fetch_all(&self.read)
-            .await
-            .map_err(db)?;
+        let rows: Vec<KeyRow> =
+            sqlx::query_as::<Db, KeyRow>(&format!("{KEY_SELECT} ORDER BY k.created_at DESC, k.id DESC"))
+                .fetch_all(&self.read)
+                .await
+                .map_err(db)?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -233,13 +234,14 @@ impl AuthStore for SqlStore {
     }
 
     async fn get_user(&self, ctx: &Ctx, id: UserId) -> Result<User> {
-        let row: Option<UserRow> =
-            sqlx::query_as::<Db, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"))
-                .bind(ctx.tenant.0)
-                .bind(id.0)
-                .fetch_optional(&self.read)
-                .await
-                .map_err(db)?;
+        let row: Option<UserRow> = sqlx::query_as::<Db, UserRow>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(ctx.tenant.0)
+        .bind(id.0)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?;
         row.map(Into::into).ok_or_else(|| Error::not_found(Resource::User))
     }
 }

@@ -1,7 +1,7 @@
 //! Bots.
 
 use super::events::append;
-use super::util::{at, db, limit_offset, like_pattern, us, Tx};
+use super::util::{at, db, like_pattern, limit_offset, us, Tx};
 use crate::dialect::{Db, FOR_UPDATE};
 use crate::SqlStore;
 use async_trait::async_trait;
@@ -58,13 +58,14 @@ async fn emit(tx: &mut Tx, ctx: &Ctx, b: &Bot, event_type: EventType, now: Time)
 }
 
 async fn load_for_update(tx: &mut Tx, tenant: TenantId, id: BotId) -> Result<Bot> {
-    let row: Option<BotRow> =
-        sqlx::query_as::<Db, BotRow>(&format!("SELECT {COLUMNS} FROM bots WHERE tenant_id = $1 AND id = $2{FOR_UPDATE}"))
-            .bind(tenant.0)
-            .bind(id.0)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db)?;
+    let row: Option<BotRow> = sqlx::query_as::<Db, BotRow>(&format!(
+        "SELECT {COLUMNS} FROM bots WHERE tenant_id = $1 AND id = $2{FOR_UPDATE}"
+    ))
+    .bind(tenant.0)
+    .bind(id.0)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)?;
     row.map(Into::into).ok_or_else(|| Error::not_found(Resource::Bot))
 }
 

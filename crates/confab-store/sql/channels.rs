@@ -1,7 +1,7 @@
 //! Channels.
 
 use super::events::append;
-use super::util::{at, db, limit_offset, like_pattern, us, Tx};
+use super::util::{at, db, like_pattern, limit_offset, us, Tx};
 use crate::dialect::{Db, FOR_UPDATE};
 use crate::SqlStore;
 use async_trait::async_trait;
@@ -13,7 +13,8 @@ use sqlx::types::Json;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-const COLUMNS: &str = "id, tenant_id, name, channel_type, status, config, default_bot_id, metadata, created_at, updated_at";
+const COLUMNS: &str =
+    "id, tenant_id, name, channel_type, status, config, default_bot_id, metadata, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct ChannelRow {
@@ -163,20 +164,22 @@ impl ChannelStore for SqlStore {
     }
 
     async fn get_channel(&self, ctx: &Ctx, id: ChannelId) -> Result<Channel> {
-        let row: Option<ChannelRow> =
-            sqlx::query_as::<Db, ChannelRow>(&format!("SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 AND id = $2"))
-                .bind(ctx.tenant.0)
-                .bind(id.0)
-                .fetch_optional(&self.read)
-                .await
-                .map_err(db)?;
+        let row: Option<ChannelRow> = sqlx::query_as::<Db, ChannelRow>(&format!(
+            "SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(ctx.tenant.0)
+        .bind(id.0)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?;
         row.map(Into::into).ok_or_else(|| Error::not_found(Resource::Channel))
     }
 
     async fn update_channel(&self, ctx: &Ctx, id: ChannelId, patch: ChannelPatch) -> Result<Channel> {
         let now = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
-        let mut channel = load_for_update(&mut tx, ctx.tenant, id).await?.ok_or_else(|| Error::not_found(Resource::Channel))?;
+        let mut channel =
+            load_for_update(&mut tx, ctx.tenant, id).await?.ok_or_else(|| Error::not_found(Resource::Channel))?;
         if let Some(name) = patch.name {
             channel.name = name;
         }
@@ -202,7 +205,8 @@ impl ChannelStore for SqlStore {
     async fn set_channel_status(&self, ctx: &Ctx, id: ChannelId, status: ChannelStatus) -> Result<Channel> {
         let now = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
-        let mut channel = load_for_update(&mut tx, ctx.tenant, id).await?.ok_or_else(|| Error::not_found(Resource::Channel))?;
+        let mut channel =
+            load_for_update(&mut tx, ctx.tenant, id).await?.ok_or_else(|| Error::not_found(Resource::Channel))?;
         if channel.status == status {
             return Ok(channel);
         }
@@ -221,7 +225,8 @@ impl ChannelStore for SqlStore {
     async fn delete_channel(&self, ctx: &Ctx, id: ChannelId, force: bool) -> Result<()> {
         let now = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
-        let channel = load_for_update(&mut tx, ctx.tenant, id).await?.ok_or_else(|| Error::not_found(Resource::Channel))?;
+        let channel =
+            load_for_update(&mut tx, ctx.tenant, id).await?.ok_or_else(|| Error::not_found(Resource::Channel))?;
         let active = super::conversations::active_on_channel(&mut tx, ctx.tenant, id).await?;
         if !active.is_empty() && !force {
             return Err(Error::Refused {

@@ -2,7 +2,7 @@
 //! `CONTACT_EXISTS` naming the field.
 
 use super::events::append;
-use super::util::{at, db, limit_offset, like_pattern, unique_violation, us, Tx};
+use super::util::{at, db, like_pattern, limit_offset, unique_violation, us, Tx};
 use crate::dialect::{Db, FOR_UPDATE};
 use crate::SqlStore;
 use async_trait::async_trait;
@@ -154,20 +154,26 @@ async fn emit(tx: &mut Tx, ctx: &Ctx, c: &Contact, event_type: EventType, now: T
 }
 
 async fn load_for_update(tx: &mut Tx, tenant: TenantId, id: ContactId) -> Result<Contact> {
-    let row: Option<ContactRow> =
-        sqlx::query_as::<Db, ContactRow>(&format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND id = $2{FOR_UPDATE}"))
-            .bind(tenant.0)
-            .bind(id.0)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db)?;
+    let row: Option<ContactRow> = sqlx::query_as::<Db, ContactRow>(&format!(
+        "SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND id = $2{FOR_UPDATE}"
+    ))
+    .bind(tenant.0)
+    .bind(id.0)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)?;
     row.map(Into::into).ok_or_else(|| Error::not_found(Resource::Contact))
 }
 
 /// The contact of the tenant with this phone, else this email, created when there is none (an
 /// inline contact on conversation create). Safe under concurrent creates of the same contact.
 pub(crate) async fn find_or_create_inline(tx: &mut Tx, ctx: &Ctx, new: NewContact, now: Time) -> Result<ContactId> {
-    async fn find(tx: &mut Tx, tenant: TenantId, phone: Option<&str>, email: Option<&str>) -> Result<Option<ContactId>> {
+    async fn find(
+        tx: &mut Tx,
+        tenant: TenantId,
+        phone: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<Option<ContactId>> {
         for (column, value) in [("phone", phone), ("email", email)] {
             let Some(value) = value else { continue };
             let found: Option<(Uuid,)> =
@@ -245,13 +251,14 @@ impl ContactStore for SqlStore {
     }
 
     async fn get_contact(&self, ctx: &Ctx, id: ContactId) -> Result<Contact> {
-        let row: Option<ContactRow> =
-            sqlx::query_as::<Db, ContactRow>(&format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND id = $2"))
-                .bind(ctx.tenant.0)
-                .bind(id.0)
-                .fetch_optional(&self.read)
-                .await
-                .map_err(db)?;
+        let row: Option<ContactRow> = sqlx::query_as::<Db, ContactRow>(&format!(
+            "SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(ctx.tenant.0)
+        .bind(id.0)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?;
         row.map(Into::into).ok_or_else(|| Error::not_found(Resource::Contact))
     }
 
@@ -262,7 +269,20 @@ impl ContactStore for SqlStore {
         macro_rules! set {
             ($($field:ident),*) => {$( if let Some(v) = p.$field { c.$field = v; } )*};
         }
-        set!(name, first_name, last_name, username, display_name, phone, email, avatar_url, company, job_title, tier, status);
+        set!(
+            name,
+            first_name,
+            last_name,
+            username,
+            display_name,
+            phone,
+            email,
+            avatar_url,
+            company,
+            job_title,
+            tier,
+            status
+        );
         if let Some(tags) = p.tags {
             c.tags = tags;
         }

@@ -7,10 +7,15 @@ use async_trait::async_trait;
 use confab_core::{ApiKeyId, Result, Time};
 use confab_store::{IdempotencyStore, Reservation};
 
-
 #[async_trait]
 impl IdempotencyStore for SqlStore {
-    async fn reserve_idempotency(&self, api_key: ApiKeyId, key: &str, fingerprint: &[u8], since: Time) -> Result<Reservation> {
+    async fn reserve_idempotency(
+        &self,
+        api_key: ApiKeyId,
+        key: &str,
+        fingerprint: &[u8],
+        since: Time,
+    ) -> Result<Reservation> {
         let now = us(confab_core::time::now());
         let mut tx = self.write.begin().await.map_err(db)?;
         // An expired key is gone: the request runs again as new.
@@ -62,7 +67,14 @@ impl IdempotencyStore for SqlStore {
         Ok(outcome)
     }
 
-    async fn complete_idempotency(&self, api_key: ApiKeyId, key: &str, status: u16, body: &[u8], content_type: Option<&str>) -> Result<()> {
+    async fn complete_idempotency(
+        &self,
+        api_key: ApiKeyId,
+        key: &str,
+        status: u16,
+        body: &[u8],
+        content_type: Option<&str>,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE idempotency_keys SET completed = TRUE, response_status = $3, response_body = $4, content_type = $5
              WHERE api_key_id = $1 AND key = $2",
@@ -97,4 +109,3 @@ impl IdempotencyStore for SqlStore {
         Ok(done.rows_affected())
     }
 }
-

@@ -17,12 +17,13 @@ fn tag((id, tenant, name, color, created): Row) -> Tag {
 #[async_trait]
 impl TagStore for SqlStore {
     async fn list_tags(&self, ctx: &Ctx) -> Result<Vec<Tag>> {
-        let rows: Vec<Row> =
-            sqlx::query_as("SELECT id, tenant_id, name, color, created_at FROM tags WHERE tenant_id = $1 ORDER BY name, id")
-                .bind(ctx.tenant.0)
-                .fetch_all(&self.read)
-                .await
-                .map_err(db)?;
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, tenant_id, name, color, created_at FROM tags WHERE tenant_id = $1 ORDER BY name, id",
+        )
+        .bind(ctx.tenant.0)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
         Ok(rows.into_iter().map(tag).collect())
     }
 
@@ -63,13 +64,14 @@ impl TagStore for SqlStore {
     }
 
     async fn find_tag_by_name(&self, ctx: &Ctx, name: &str) -> Result<Option<Tag>> {
-        let row: Option<Row> =
-            sqlx::query_as("SELECT id, tenant_id, name, color, created_at FROM tags WHERE tenant_id = $1 AND name = $2")
-                .bind(ctx.tenant.0)
-                .bind(name)
-                .fetch_optional(&self.read)
-                .await
-                .map_err(db)?;
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id, tenant_id, name, color, created_at FROM tags WHERE tenant_id = $1 AND name = $2",
+        )
+        .bind(ctx.tenant.0)
+        .bind(name)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?;
         Ok(row.map(tag))
     }
 }

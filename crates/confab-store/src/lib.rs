@@ -14,9 +14,7 @@
 
 use async_trait::async_trait;
 use confab_core::model::*;
-use confab_core::{
-    ApiKeyId, BotId, ChannelId, ContactId, ConversationId, Result, TagId, TenantId, Time, UserId,
-};
+use confab_core::{ApiKeyId, BotId, ChannelId, ContactId, ConversationId, Result, TagId, TenantId, Time, UserId};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -147,15 +145,35 @@ pub trait ConversationStore {
     /// `CONVERSATION_EXISTS` when the contact has an active conversation on the channel.
     async fn create_conversation(&self, ctx: &Ctx, new: NewConversation) -> Result<ConversationView>;
     async fn get_conversation(&self, ctx: &Ctx, id: ConversationId) -> Result<ConversationView>;
-    async fn list_conversations(&self, ctx: &Ctx, filter: &ConversationFilter, page: PageRequest) -> Result<Page<ConversationView>>;
-    async fn update_conversation(&self, ctx: &Ctx, id: ConversationId, patch: ConversationPatch) -> Result<ConversationView>;
+    async fn list_conversations(
+        &self,
+        ctx: &Ctx,
+        filter: &ConversationFilter,
+        page: PageRequest,
+    ) -> Result<Page<ConversationView>>;
+    async fn update_conversation(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        patch: ConversationPatch,
+    ) -> Result<ConversationView>;
     async fn close_conversation(&self, ctx: &Ctx, id: ConversationId, input: CloseInput) -> Result<ConversationView>;
     async fn reopen_conversation(&self, ctx: &Ctx, id: ConversationId) -> Result<ConversationView>;
     async fn assign_conversation(&self, ctx: &Ctx, id: ConversationId, input: AssignInput) -> Result<ConversationView>;
     async fn unassign_conversation(&self, ctx: &Ctx, id: ConversationId) -> Result<ConversationView>;
-    async fn transfer_conversation(&self, ctx: &Ctx, id: ConversationId, input: TransferInput) -> Result<ConversationView>;
+    async fn transfer_conversation(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        input: TransferInput,
+    ) -> Result<ConversationView>;
     /// Adds tags by name (created on first use), keeping the existing ones.
-    async fn add_conversation_tags(&self, ctx: &Ctx, id: ConversationId, names: Vec<String>) -> Result<ConversationView>;
+    async fn add_conversation_tags(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        names: Vec<String>,
+    ) -> Result<ConversationView>;
     /// Removes one tag by name; removing a tag the conversation lacks is a no-op.
     async fn remove_conversation_tag(&self, ctx: &Ctx, id: ConversationId, name: &str) -> Result<ConversationView>;
     async fn list_participants(&self, ctx: &Ctx, id: ConversationId) -> Result<Vec<Participant>>;
@@ -190,8 +208,21 @@ pub enum Reservation {
 pub trait IdempotencyStore {
     /// Reserves `key` for the request fingerprinted by `fingerprint` (method, path and body hash).
     /// Keys older than `since` count as absent.
-    async fn reserve_idempotency(&self, api_key: ApiKeyId, key: &str, fingerprint: &[u8], since: Time) -> Result<Reservation>;
-    async fn complete_idempotency(&self, api_key: ApiKeyId, key: &str, status: u16, body: &[u8], content_type: Option<&str>) -> Result<()>;
+    async fn reserve_idempotency(
+        &self,
+        api_key: ApiKeyId,
+        key: &str,
+        fingerprint: &[u8],
+        since: Time,
+    ) -> Result<Reservation>;
+    async fn complete_idempotency(
+        &self,
+        api_key: ApiKeyId,
+        key: &str,
+        status: u16,
+        body: &[u8],
+        content_type: Option<&str>,
+    ) -> Result<()>;
     /// Drops a reservation whose request failed (5xx), so a retry can run it.
     async fn release_idempotency(&self, api_key: ApiKeyId, key: &str) -> Result<()>;
     /// Deletes keys created before `before`; returns how many.

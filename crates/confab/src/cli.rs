@@ -125,7 +125,8 @@ async fn execute(command: Command) -> Result<(), String> {
     match command {
         Command::Serve { listen, db } => {
             let opened = store::open(&db.database_url).await.map_err(|e| e.to_string())?;
-            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+            let listener =
+                tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
             let running = server::start(listener, opened.store.clone()).map_err(|e| e.to_string())?;
             tracing::info!(address = %running.addr, database = %store::redact(&db.database_url), "confab listening on http://{}", running.addr);
             let stopper = running.stopper();

@@ -5,7 +5,13 @@ use confab_core::ApiKeyId;
 use confab_store::{DynStore, NewApiKey};
 
 /// Creates a key (and its tenant and user if missing) and returns the listing line and the clear key.
-pub async fn create(store: &DynStore, tenant: &str, user: &str, email: Option<String>, scopes: &str) -> Result<(String, String), String> {
+pub async fn create(
+    store: &DynStore,
+    tenant: &str,
+    user: &str,
+    email: Option<String>,
+    scopes: &str,
+) -> Result<(String, String), String> {
     let tenant = tenant.trim();
     if tenant.is_empty() || !tenant.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err("--tenant must be a slug: letters, digits, '-' or '_'".into());
@@ -63,7 +69,9 @@ pub async fn list(store: &DynStore) -> Result<Vec<String>, String> {
                 k.user_name,
                 k.scopes.join(","),
                 confab_core::time::iso(k.created_at),
-                k.revoked_at.map(|t| format!("revoked {}", confab_core::time::iso(t))).unwrap_or_else(|| "active".into())
+                k.revoked_at
+                    .map(|t| format!("revoked {}", confab_core::time::iso(t)))
+                    .unwrap_or_else(|| "active".into())
             )
         })
         .collect())
@@ -71,7 +79,8 @@ pub async fn list(store: &DynStore) -> Result<Vec<String>, String> {
 
 /// Revokes a key by id.
 pub async fn revoke(store: &DynStore, id: &str) -> Result<String, String> {
-    let id: ApiKeyId = id.trim().parse().map_err(|_| format!("'{id}' is not a key id (a UUID, see `confab keys list`)"))?;
+    let id: ApiKeyId =
+        id.trim().parse().map_err(|_| format!("'{id}' is not a key id (a UUID, see `confab keys list`)"))?;
     let key = store.revoke_api_key(id).await.map_err(|e| match e {
         confab_core::Error::NotFound { .. } => format!("no key with id {id}"),
         other => other.to_string(),

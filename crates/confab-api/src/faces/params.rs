@@ -163,11 +163,17 @@ pub fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<Str
 }
 
 /// A JSON object field bounded in depth and size (metadata, config).
-pub fn json_object(field: &str, value: Option<serde_json::Map<String, serde_json::Value>>) -> Result<Option<serde_json::Map<String, serde_json::Value>>, ApiError> {
+pub fn json_object(
+    field: &str,
+    value: Option<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, ApiError> {
     let Some(map) = value else { return Ok(None) };
     let v = serde_json::Value::Object(map);
     if confab_core::rules::metadata::depth(&v) > confab_core::rules::metadata::MAX_DEPTH {
-        return Err(ApiError::invalid(field, format!("must be nested at most {} levels deep", confab_core::rules::metadata::MAX_DEPTH)));
+        return Err(ApiError::invalid(
+            field,
+            format!("must be nested at most {} levels deep", confab_core::rules::metadata::MAX_DEPTH),
+        ));
     }
     match v {
         serde_json::Value::Object(m) => Ok(Some(m)),

@@ -205,10 +205,7 @@ mod tests {
     #[test]
     fn both_spellings_of_a_scope_parse_to_the_same_grant() {
         assert_eq!(Scope::parse("conversations:read"), Scope::parse("read:conversations"));
-        assert_eq!(
-            Scope::parse("write:customers"),
-            Some(Scope::Grant(ScopeResource::Contacts, Access::Write))
-        );
+        assert_eq!(Scope::parse("write:customers"), Some(Scope::Grant(ScopeResource::Contacts, Access::Write)));
         assert_eq!(Scope::parse("conversations:delete"), None);
     }
 

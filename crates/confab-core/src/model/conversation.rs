@@ -170,7 +170,7 @@ pub struct ConversationView {
 pub enum ContactInput {
     Existing(ContactId),
     /// Reuses the tenant's contact with the same phone or email, else creates it.
-    Inline(NewContact),
+    Inline(Box<NewContact>),
 }
 
 /// Fields of a new conversation.

@@ -15,7 +15,12 @@ use crate::time::Time;
 
 /// Applies a status change requested through an update. Returns the event it amounts to, or `None`
 /// when nothing changed.
-pub fn change_status(conv: &mut Conversation, change: &StatusChange, actor: &Actor, now: Time) -> Result<Option<EventType>> {
+pub fn change_status(
+    conv: &mut Conversation,
+    change: &StatusChange,
+    actor: &Actor,
+    now: Time,
+) -> Result<Option<EventType>> {
     let target = change.status;
     if target == Status::Snoozed {
         let until = change
@@ -140,7 +145,10 @@ mod tests {
         let mut c = conv(Status::Open);
         let now = time::now();
         assert_eq!(close(&mut c, &CloseInput::default(), &agent(), now).unwrap(), EventType::ConversationClosed);
-        assert!(matches!(close(&mut c, &CloseInput::default(), &agent(), now), Err(Error::Conflict { code: "CONVERSATION_ALREADY_CLOSED", .. })));
+        assert!(matches!(
+            close(&mut c, &CloseInput::default(), &agent(), now),
+            Err(Error::Conflict { code: "CONVERSATION_ALREADY_CLOSED", .. })
+        ));
         let same = StatusChange { status: Status::Closed, snoozed_until: None };
         assert_eq!(change_status(&mut c, &same, &agent(), now).unwrap(), None);
     }

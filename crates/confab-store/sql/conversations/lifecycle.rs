@@ -2,7 +2,7 @@
 //! conversation, applies the core rule, writes it back, and appends its one event.
 
 use super::participants::{add_participant, resolve_assignee};
-use super::{finish, insert, load_for_update, load_view, save, set_tags, add_tags, Conn};
+use super::{add_tags, finish, insert, load_for_update, load_view, save, set_tags, Conn};
 use crate::dialect::{Db, FOR_UPDATE_SKIP_LOCKED};
 use crate::sql::contacts::find_or_create_inline;
 use crate::sql::events::{EventRow, EVENT_COLUMNS};
@@ -18,7 +18,11 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 /// The active conversations on a channel (for deleting it).
-pub(crate) async fn active_on_channel(tx: &mut Tx, tenant: TenantId, channel: ChannelId) -> Result<Vec<ConversationId>> {
+pub(crate) async fn active_on_channel(
+    tx: &mut Tx,
+    tenant: TenantId,
+    channel: ChannelId,
+) -> Result<Vec<ConversationId>> {
     let rows: Vec<(Uuid,)> =
         sqlx::query_as("SELECT id FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND status <> 'closed'")
             .bind(tenant.0)
@@ -30,7 +34,13 @@ pub(crate) async fn active_on_channel(tx: &mut Tx, tenant: TenantId, channel: Ch
 }
 
 /// Closes a conversation inside the caller's transaction (a forced channel delete).
-pub(crate) async fn close_in_tx(tx: &mut Tx, ctx: &Ctx, id: ConversationId, input: &CloseInput, now: Time) -> Result<ConversationView> {
+pub(crate) async fn close_in_tx(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    id: ConversationId,
+    input: &CloseInput,
+    now: Time,
+) -> Result<ConversationView> {
     let mut conv = load_for_update(tx, ctx.tenant, id).await?;
     let event = rules::close(&mut conv, input, &ctx.actor, now)?;
     save(tx, &conv).await?;
@@ -46,7 +56,14 @@ pub(crate) async fn close_in_tx(tx: &mut Tx, ctx: &Ctx, id: ConversationId, inpu
 }
 
 /// Inserts an internal note.
-async fn insert_note(tx: &mut Tx, ctx: &Ctx, id: ConversationId, kind: NoteKind, body: &str, now: Time) -> Result<Note> {
+async fn insert_note(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    id: ConversationId,
+    kind: NoteKind,
+    body: &str,
+    now: Time,
+) -> Result<Note> {
     let note = Note {
         id: NoteId::new(),
         conversation_id: id,
@@ -84,7 +101,13 @@ async fn exists(conn: &mut Conn, tenant: TenantId, id: ConversationId) -> Result
 
 /// An assignment (plain or transfer): sets the assignee, its stamps, the bot when the assignee is a
 /// bot, and records the participant.
-async fn apply_assignment(tx: &mut Tx, ctx: &Ctx, conv: &mut Conversation, assignee: Assignee, now: Time) -> Result<()> {
+async fn apply_assignment(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    conv: &mut Conversation,
+    assignee: Assignee,
+    now: Time,
+) -> Result<()> {
     conv.assignee = Some(assignee);
     if assignee.kind == ActorKind::Bot {
         conv.bot_id = Some(confab_core::BotId(assignee.id));
@@ -119,7 +142,7 @@ impl ConversationStore for SqlStore {
                 found.ok_or_else(|| Error::not_found_field(Resource::Contact, "contactId"))?;
                 Some(id)
             }
-            Some(ContactInput::Inline(contact)) => Some(find_or_create_inline(&mut tx, ctx, contact, now).await?),
+            Some(ContactInput::Inline(contact)) => Some(find_or_create_inline(&mut tx, ctx, *contact, now).await?),
         };
         let assignee = match new.assignee_id {
             Some(id) => Some(resolve_assignee(&mut tx, ctx.tenant, id, new.assignee_kind, "assigneeId").await?),
@@ -182,7 +205,8 @@ impl ConversationStore for SqlStore {
         if let Some(b) = conv.bot_id {
             add_participant(&mut tx, conv.id, ActorKind::Bot, b.0, now).await?;
         }
-        let view = finish(&mut tx, ctx, conv.id, Some(EventType::ConversationCreated), serde_json::Value::Null, now).await?;
+        let view =
+            finish(&mut tx, ctx, conv.id, Some(EventType::ConversationCreated), serde_json::Value::Null, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(view)
     }
@@ -192,11 +216,21 @@ impl ConversationStore for SqlStore {
         load_view(&mut conn, ctx.tenant, id).await?.ok_or_else(|| Error::not_found(Resource::Conversation))
     }
 
-    async fn list_conversations(&self, ctx: &Ctx, filter: &ConversationFilter, page: PageRequest) -> Result<Page<ConversationView>> {
+    async fn list_conversations(
+        &self,
+        ctx: &Ctx,
+        filter: &ConversationFilter,
+        page: PageRequest,
+    ) -> Result<Page<ConversationView>> {
         super::list::list(&self.read, ctx.tenant, filter, page).await
     }
 
-    async fn update_conversation(&self, ctx: &Ctx, id: ConversationId, patch: ConversationPatch) -> Result<ConversationView> {
+    async fn update_conversation(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        patch: ConversationPatch,
+    ) -> Result<ConversationView> {
         let now = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
         let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
@@ -270,7 +304,8 @@ impl ConversationStore for SqlStore {
         let now = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
         let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
-        let assignee = resolve_assignee(&mut tx, ctx.tenant, input.assignee_id, input.assignee_kind, "assigneeId").await?;
+        let assignee =
+            resolve_assignee(&mut tx, ctx.tenant, input.assignee_id, input.assignee_kind, "assigneeId").await?;
         let previous = conv.assignee;
         apply_assignment(&mut tx, ctx, &mut conv, assignee, now).await?;
         save(&mut tx, &conv).await?;
@@ -300,11 +335,17 @@ impl ConversationStore for SqlStore {
         Ok(view)
     }
 
-    async fn transfer_conversation(&self, ctx: &Ctx, id: ConversationId, input: TransferInput) -> Result<ConversationView> {
+    async fn transfer_conversation(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        input: TransferInput,
+    ) -> Result<ConversationView> {
         let now = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
         let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
-        let assignee = resolve_assignee(&mut tx, ctx.tenant, input.to_assignee_id, input.assignee_kind, "toAssigneeId").await?;
+        let assignee =
+            resolve_assignee(&mut tx, ctx.tenant, input.to_assignee_id, input.assignee_kind, "toAssigneeId").await?;
         let previous = conv.assignee;
         apply_assignment(&mut tx, ctx, &mut conv, assignee, now).await?;
         conv.transferred_at = Some(now);
@@ -333,7 +374,12 @@ impl ConversationStore for SqlStore {
         Ok(view)
     }
 
-    async fn add_conversation_tags(&self, ctx: &Ctx, id: ConversationId, names: Vec<String>) -> Result<ConversationView> {
+    async fn add_conversation_tags(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        names: Vec<String>,
+    ) -> Result<ConversationView> {
         let now = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
         let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
@@ -433,12 +479,13 @@ impl ConversationStore for SqlStore {
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
-        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND conversation_id = $2")
-            .bind(ctx.tenant.0)
-            .bind(id.0)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db)?;
+        let (total,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM events WHERE tenant_id = $1 AND conversation_id = $2")
+                .bind(ctx.tenant.0)
+                .bind(id.0)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db)?;
         Ok(Page { items: rows.into_iter().map(EventRow::into_event).collect::<Result<_>>()?, total: total as u64 })
     }
 
@@ -470,10 +517,11 @@ impl ConversationStore for SqlStore {
     }
 
     async fn next_snooze_due(&self) -> Result<Option<Time>> {
-        let (next,): (Option<i64>,) = sqlx::query_as("SELECT MIN(snoozed_until) FROM conversations WHERE status = 'snoozed'")
-            .fetch_one(&self.read)
-            .await
-            .map_err(db)?;
+        let (next,): (Option<i64>,) =
+            sqlx::query_as("SELECT MIN(snoozed_until) FROM conversations WHERE status = 'snoozed'")
+                .fetch_one(&self.read)
+                .await
+                .map_err(db)?;
         Ok(next.map(at))
     }
 }

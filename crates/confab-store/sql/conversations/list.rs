@@ -52,7 +52,12 @@ fn push_filters(q: &mut QueryBuilder<'_, Db>, tenant: TenantId, f: &Conversation
     }
 }
 
-pub(crate) async fn list(pool: &Pool<Db>, tenant: TenantId, f: &ConversationFilter, page: PageRequest) -> Result<Page<ConversationView>> {
+pub(crate) async fn list(
+    pool: &Pool<Db>,
+    tenant: TenantId,
+    f: &ConversationFilter,
+    page: PageRequest,
+) -> Result<Page<ConversationView>> {
     let mut q = QueryBuilder::<Db>::new(view_select());
     push_filters(&mut q, tenant, f);
     let column = match f.sort {

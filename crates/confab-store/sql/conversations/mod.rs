@@ -11,9 +11,7 @@ use super::events::append;
 use super::util::{actor_json, at, at_opt, db, us, us_opt, Tx};
 use crate::dialect::{Db, FOR_UPDATE};
 use confab_core::model::*;
-use confab_core::{
-    time, BotId, ChannelId, ContactId, ConversationId, Error, Resource, Result, TagId, TenantId, Time,
-};
+use confab_core::{time, BotId, ChannelId, ContactId, ConversationId, Error, Resource, Result, TagId, TenantId, Time};
 use sqlx::types::Json;
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
@@ -202,13 +200,18 @@ pub(crate) async fn views(conn: &mut Conn, rows: Vec<ViewRow>) -> Result<Vec<Con
 }
 
 /// The view of one conversation of the tenant.
-pub(crate) async fn load_view(conn: &mut Conn, tenant: TenantId, id: ConversationId) -> Result<Option<ConversationView>> {
-    let row: Option<ViewRow> = sqlx::query_as::<Db, ViewRow>(&format!("{} WHERE c.tenant_id = $1 AND c.id = $2", view_select()))
-        .bind(tenant.0)
-        .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?;
+pub(crate) async fn load_view(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: ConversationId,
+) -> Result<Option<ConversationView>> {
+    let row: Option<ViewRow> =
+        sqlx::query_as::<Db, ViewRow>(&format!("{} WHERE c.tenant_id = $1 AND c.id = $2", view_select()))
+            .bind(tenant.0)
+            .bind(id.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
     match row {
         None => Ok(None),
         Some(row) => Ok(views(conn, vec![row]).await?.pop()),
@@ -325,7 +328,7 @@ pub(crate) async fn finish(
     data: serde_json::Value,
     now: Time,
 ) -> Result<ConversationView> {
-    let view = load_view(&mut **tx, ctx.tenant, id).await?.ok_or_else(|| Error::not_found(Resource::Conversation))?;
+    let view = load_view(tx, ctx.tenant, id).await?.ok_or_else(|| Error::not_found(Resource::Conversation))?;
     if let Some(event_type) = event_type {
         let event = NewEvent {
             event_type,
@@ -391,11 +394,12 @@ pub(crate) async fn set_tags(tx: &mut Tx, tenant: TenantId, id: ConversationId, 
 /// Appends tags (by name) after the existing ones; tags already there are kept where they are.
 pub(crate) async fn add_tags(tx: &mut Tx, tenant: TenantId, id: ConversationId, names: &[String]) -> Result<()> {
     let tag_ids = ensure_tags(tx, tenant, names).await?;
-    let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(position) FROM conversation_tags WHERE conversation_id = $1")
-        .bind(id.0)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(db)?;
+    let (max,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(position) FROM conversation_tags WHERE conversation_id = $1")
+            .bind(id.0)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db)?;
     let mut next = max.map_or(0, |m| m + 1);
     for tag in tag_ids {
         let done = sqlx::query(

@@ -9,7 +9,13 @@ use uuid::Uuid;
 /// Finds the user or bot `id` of the tenant. With no `kind`, users are looked up first, then bots
 /// (ids are UUIDs, unique across both). 404 `ASSIGNEE_NOT_FOUND` (or `BOT_NOT_FOUND` when a bot was
 /// asked for), naming `field`.
-pub(crate) async fn resolve_assignee(tx: &mut Tx, tenant: TenantId, id: Uuid, kind: Option<ActorKind>, field: &str) -> Result<Assignee> {
+pub(crate) async fn resolve_assignee(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: Uuid,
+    kind: Option<ActorKind>,
+    field: &str,
+) -> Result<Assignee> {
     if kind.is_none() || kind == Some(ActorKind::User) {
         let user: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.0)
@@ -39,7 +45,13 @@ pub(crate) async fn resolve_assignee(tx: &mut Tx, tenant: TenantId, id: Uuid, ki
 }
 
 /// Records that `kind`/`id` took part in the conversation (idempotent).
-pub(crate) async fn add_participant(tx: &mut Tx, conversation: ConversationId, kind: ActorKind, id: Uuid, now: Time) -> Result<()> {
+pub(crate) async fn add_participant(
+    tx: &mut Tx,
+    conversation: ConversationId,
+    kind: ActorKind,
+    id: Uuid,
+    now: Time,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO conversation_participants (conversation_id, participant_type, participant_id, joined_at)
          VALUES ($1, $2, $3, $4) ON CONFLICT (conversation_id, participant_type, participant_id) DO NOTHING",

@@ -21,7 +21,8 @@ async fn a_channel_is_created_active_and_can_be_read_listed_updated_and_deleted(
     got.expect(200);
     assert_eq!(got.attrs()["name"], "WhatsApp Business");
 
-    let patched = api.patch(&format!("/v1/channels/{id}"), json!({"name": "WA", "metadata": {"a": null, "b": 2}})).await;
+    let patched =
+        api.patch(&format!("/v1/channels/{id}"), json!({"name": "WA", "metadata": {"a": null, "b": 2}})).await;
     patched.expect(200);
     assert_eq!(patched.attrs()["name"], "WA");
     assert_eq!(patched.attrs()["metadata"], json!({"b": 2}));
@@ -77,7 +78,8 @@ async fn an_id_that_does_not_parse_is_not_found() {
 #[tokio::test]
 async fn an_unknown_default_bot_is_404_naming_the_field() {
     let app = TestApp::spawn().await;
-    let r = app.api().post("/v1/channels", json!({"name": "x", "type": "sms", "defaultBotId": uuid::Uuid::now_v7()})).await;
+    let r =
+        app.api().post("/v1/channels", json!({"name": "x", "type": "sms", "defaultBotId": uuid::Uuid::now_v7()})).await;
     r.expect_error(404, "BOT_NOT_FOUND");
     assert_eq!(r.error_fields(), ["defaultBotId"]);
 }

@@ -145,7 +145,9 @@ impl Drop for TestApp {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                 rt.block_on(async move {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
                     }
                 });
             })
@@ -245,7 +247,8 @@ impl Api {
 
     /// Sends raw bytes with a content type.
     pub async fn send_raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
-        let mut req = self.http.request(method, format!("{}{}", self.base, path)).header("content-type", content_type).body(body);
+        let mut req =
+            self.http.request(method, format!("{}{}", self.base, path)).header("content-type", content_type).body(body);
         if let Some(k) = &self.key {
             req = req.bearer_auth(k);
         }
@@ -290,6 +293,10 @@ impl Api {
 impl TestApp {
     /// Creates a channel and returns its id.
     pub async fn channel(&self, name: &str, channel_type: &str) -> String {
-        self.api().post("/v1/channels", serde_json::json!({ "name": name, "type": channel_type })).await.expect(201).id()
+        self.api()
+            .post("/v1/channels", serde_json::json!({ "name": name, "type": channel_type }))
+            .await
+            .expect(201)
+            .id()
     }
 }

@@ -135,7 +135,11 @@ async fn list_channels(State(s): State<AppState>, auth: Auth, RawQuery(q): RawQu
 #[utoipa::path(post, path = "/channels", tag = "channels", request_body = CreateChannel,
     responses((status = 201, body = envelope::Doc<Resource<ChannelAttributes>>), (status = 400, body = super::extract::ErrorDoc)),
     security(("bearer" = []), ("api_key" = [])))]
-async fn create_channel(State(s): State<AppState>, auth: Auth, Json(body): Json<CreateChannel>) -> Result<Response, LinktorError> {
+async fn create_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Json(body): Json<CreateChannel>,
+) -> Result<Response, LinktorError> {
     let ctx = auth.require(ScopeResource::Channels, Access::Write)?;
     let name = text("name", body.name, 200)?.ok_or_else(|| ApiError::invalid("name", "is required"))?;
     let raw_type = body.channel_type.ok_or_else(|| ApiError::invalid("type", "is required"))?;
@@ -170,7 +174,12 @@ async fn get_channel(State(s): State<AppState>, auth: Auth, Path(id): Path<Strin
 #[utoipa::path(patch, path = "/channels/{id}", tag = "channels", params(("id" = String, Path)), request_body = UpdateChannel,
     responses((status = 200, body = envelope::Doc<Resource<ChannelAttributes>>), (status = 404, body = super::extract::ErrorDoc)),
     security(("bearer" = []), ("api_key" = [])))]
-async fn update_channel(State(s): State<AppState>, auth: Auth, Path(id): Path<String>, Json(body): Json<UpdateChannel>) -> Result<Response, LinktorError> {
+async fn update_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateChannel>,
+) -> Result<Response, LinktorError> {
     let ctx = auth.require(ScopeResource::Channels, Access::Write)?;
     let id = channel_id(&id)?;
     let name = match body.name {
@@ -197,7 +206,12 @@ async fn update_channel(State(s): State<AppState>, auth: Auth, Path(id): Path<St
     params(("id" = String, Path), ("force" = Option<bool>, Query, description = "Close its active conversations first")),
     responses((status = 204), (status = 400, body = super::extract::ErrorDoc), (status = 404, body = super::extract::ErrorDoc)),
     security(("bearer" = []), ("api_key" = [])))]
-async fn delete_channel(State(s): State<AppState>, auth: Auth, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Response, LinktorError> {
+async fn delete_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, LinktorError> {
     let ctx = auth.require(ScopeResource::Channels, Access::Write)?;
     let id = channel_id(&id)?;
     let mut p = Params::from_query(q.as_deref());
@@ -211,7 +225,11 @@ async fn delete_channel(State(s): State<AppState>, auth: Auth, Path(id): Path<St
 #[utoipa::path(post, path = "/channels/{id}/activate", tag = "channels", params(("id" = String, Path)),
     responses((status = 200, body = envelope::Doc<Resource<ChannelAttributes>>), (status = 404, body = super::extract::ErrorDoc)),
     security(("bearer" = []), ("api_key" = [])))]
-async fn activate_channel(State(s): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, LinktorError> {
+async fn activate_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, LinktorError> {
     let ctx = auth.require(ScopeResource::Channels, Access::Write)?;
     let channel = s.store.set_channel_status(&ctx, channel_id(&id)?, ChannelStatus::Active).await?;
     Ok(envelope::one(StatusCode::OK, resource(channel)))
@@ -221,7 +239,11 @@ async fn activate_channel(State(s): State<AppState>, auth: Auth, Path(id): Path<
 #[utoipa::path(post, path = "/channels/{id}/deactivate", tag = "channels", params(("id" = String, Path)),
     responses((status = 200, body = envelope::Doc<Resource<ChannelAttributes>>), (status = 404, body = super::extract::ErrorDoc)),
     security(("bearer" = []), ("api_key" = [])))]
-async fn deactivate_channel(State(s): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, LinktorError> {
+async fn deactivate_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, LinktorError> {
     let ctx = auth.require(ScopeResource::Channels, Access::Write)?;
     let channel = s.store.set_channel_status(&ctx, channel_id(&id)?, ChannelStatus::Inactive).await?;
     Ok(envelope::one(StatusCode::OK, resource(channel)))

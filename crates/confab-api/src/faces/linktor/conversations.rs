@@ -128,7 +128,11 @@ pub fn resource(v: ConversationView) -> Resource<ConversationAttributes> {
             priority: c.priority.as_str(),
             snoozed_until: iso_opt(c.snoozed_until),
             subject: c.subject,
-            channel: v.channel.map(|ch| ChannelSummary { id: ch.id.to_string(), channel_type: ch.channel_type.as_str(), name: ch.name }),
+            channel: v.channel.map(|ch| ChannelSummary {
+                id: ch.id.to_string(),
+                channel_type: ch.channel_type.as_str(),
+                name: ch.name,
+            }),
             contact: v.contact.map(|ct| ContactSummary {
                 id: ct.id.to_string(),
                 name: ct.name,

@@ -11,10 +11,10 @@ mod channels;
 mod contacts;
 mod conversation_actions;
 pub mod conversations;
-mod tags;
-mod users;
 pub mod envelope;
 pub mod extract;
+mod tags;
+mod users;
 
 use crate::auth::Auth;
 use crate::error::ApiError;
