@@ -26,42 +26,53 @@ impl IdempotencyStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (api_key_id, key) DO NOTHING",
-        )
-        .bind(api_key.0)
-        .bind(key)
-        .bind(fingerprint)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
-        let outcome = if inserted == 1 {
-            Reservation::Reserved
-        } else {
+        let mut attempts = 0;
+        let outcome = loop {
+            attempts += 1;
+            let inserted = sqlx::query(
+                "INSERT INTO idempotency_keys (api_key_id, key, fingerprint, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (api_key_id, key) DO NOTHING",
+            )
+            .bind(api_key.0)
+            .bind(key)
+            .bind(fingerprint)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+            if inserted == 1 {
+                break Reservation::Reserved;
+            }
             type Row = (Vec<u8>, bool, Option<i32>, Option<Vec<u8>>, Option<String>);
-            let (stored, completed, status, body, content_type): Row = sqlx::query_as(
+            let row: Option<Row> = sqlx::query_as(
                 "SELECT fingerprint, completed, response_status, response_body, content_type FROM idempotency_keys
                  WHERE api_key_id = $1 AND key = $2",
             )
             .bind(api_key.0)
             .bind(key)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;
-            if stored != fingerprint {
+            let Some((stored, completed, status, body, content_type)) = row else {
+                // Released by its holder between our insert and our read (PostgreSQL, read committed):
+                // the key is free again, try to take it. A key that keeps flapping is reported busy.
+                if attempts < 3 {
+                    continue;
+                }
+                break Reservation::InProgress;
+            };
+            break if stored != fingerprint {
                 Reservation::Mismatch
             } else if !completed {
                 Reservation::InProgress
             } else {
                 Reservation::Completed {
-                    status: status.unwrap_or(200) as u16,
+                    status: status.and_then(|s| u16::try_from(s).ok()).unwrap_or(200),
                     body: body.unwrap_or_default(),
                     content_type,
                 }
-            }
+            };
         };
         tx.commit().await.map_err(db)?;
         Ok(outcome)

@@ -46,6 +46,7 @@ pub fn start(listener: TcpListener, store: DynStore) -> std::io::Result<Running>
     let workers = vec![
         confab_events::spawn_snooze_timer(store.clone(), stopped.clone()),
         confab_events::spawn_position_relay(store.clone(), stopped.clone()),
+        spawn_idempotency_purge(store.clone(), stopped.clone()),
     ];
     let mut on_stop = stopped.clone();
     let shutdown = async move {
@@ -53,6 +54,30 @@ pub fn start(listener: TcpListener, store: DynStore) -> std::io::Result<Running>
     };
     let server = tokio::spawn(confab_api::serve(listener, AppState::new(store), shutdown));
     Ok(Running { addr, stop, server, workers })
+}
+
+/// How often idempotency keys past their retention are deleted.
+const IDEMPOTENCY_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// Deletes idempotency keys older than their 24 hours, at start and then hourly (a reservation also
+/// drops an expired row of its own key, so the purge only keeps the table small).
+fn spawn_idempotency_purge(store: DynStore, mut stopped: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(IDEMPOTENCY_PURGE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = stopped.wait_for(|s| *s) => break,
+            }
+            let before = confab_api::idempotency::cutoff(confab_core::time::now());
+            match store.purge_idempotency(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(purged = n, "expired idempotency keys deleted"),
+                Err(e) => tracing::warn!(error = %e, "idempotency key purge failed; retrying in an hour"),
+            }
+        }
+    })
 }
 
 /// Resolves when the process receives SIGINT or SIGTERM.
