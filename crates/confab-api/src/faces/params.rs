@@ -36,6 +36,11 @@ impl Params {
         if v.is_empty() {
             return None;
         }
+        if v.contains('\0') {
+            // PostgreSQL cannot store or compare text holding NUL: refused here, not a 500 there.
+            self.error(name, "must not contain the NUL character");
+            return None;
+        }
         if v.chars().count() > MAX_PARAM_LEN {
             self.error(name, format!("must be at most {MAX_PARAM_LEN} characters"));
             return None;
@@ -46,12 +51,18 @@ impl Params {
     /// Every value of `name` and of `name[]`, comma-separated values split.
     pub fn list(&mut self, name: &str) -> Vec<String> {
         let bracket = format!("{name}[]");
-        self.pairs
+        let values: Vec<String> = self
+            .pairs
             .iter()
             .filter(|(k, _)| k == name || *k == bracket)
             .flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>())
             .filter(|s| !s.is_empty())
-            .collect()
+            .collect();
+        if values.iter().any(|v| v.contains('\0')) {
+            self.error(name, "must not contain the NUL character");
+            return Vec::new();
+        }
+        values
     }
 
     /// An integer within `min..=max`, `default` when absent.
@@ -129,6 +140,17 @@ impl Params {
 /// a wrong type is 400 naming the field path (`contact.phone`).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    // A NUL character can only be written `\u0000` in JSON; PostgreSQL stores it in neither text
+    // nor JSONB, so a string holding one is refused (400 naming where), not a 500 later. The slow
+    // look only runs when the escape appears at all.
+    if body.windows(6).any(|w| w == b"\\u0000") {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+            if let Some(path) = nul_path(&value, String::new()) {
+                let field = if path.is_empty() { "body".to_string() } else { path };
+                return Err(ApiError::invalid(field, "must not contain the NUL character (\\u0000)"));
+            }
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -142,6 +164,24 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         };
         ApiError::invalid(field, message)
     })
+}
+
+/// Where in `value` a string or key holds a NUL character, as serde_path_to_error spells paths
+/// (`contact.name`, `tags[1]`); a key's own NUL is reported at the object holding it.
+fn nul_path(value: &serde_json::Value, at: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then_some(at),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, v)| nul_path(v, format!("{at}[{i}]")))
+        }
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some(at.clone());
+            }
+            nul_path(v, if at.is_empty() { k.clone() } else { format!("{at}.{k}") })
+        }),
+        _ => None,
+    }
 }
 
 /// Reads a request body up to the body limit: 413 beyond it.
@@ -213,6 +253,21 @@ mod tests {
         assert_eq!(e.code, "VALIDATION_ERROR");
         assert!(parse_json::<Body>(b"  ").is_ok());
         assert_eq!(parse_json::<Body>(b"{").unwrap_err().details[0].field, "body");
+    }
+
+    #[test]
+    fn a_nul_character_anywhere_is_refused_naming_where() {
+        let e = parse_json::<Body>(br#"{"contact":{"phone":"+1\u0000"}}"#).unwrap_err();
+        assert_eq!(e.details[0].field, "contact.phone");
+        let e = parse_json::<serde_json::Value>(br#"{"tags":["ok","a\u0000"]}"#).unwrap_err();
+        assert_eq!(e.details[0].field, "tags[1]");
+        let e = parse_json::<serde_json::Value>(br#"{"meta\u0000":1}"#).unwrap_err();
+        assert_eq!(e.details[0].field, "body");
+        // An escaped backslash followed by "u0000" is no NUL.
+        assert!(parse_json::<serde_json::Value>(br#"{"a":"\\u0000"}"#).is_ok());
+        let mut p = Params::from_query(Some("search=a%00b"));
+        assert_eq!(p.str("search"), None);
+        assert_eq!(p.finish().unwrap_err().details[0].field, "search");
     }
 
     #[test]
