@@ -1,4 +1,6 @@
-//! Bots.
+//! Bots. An update that changes nothing writes nothing and emits no event. Deleting a bot takes it
+//! off its conversations (as their bot and as their assignee), each with a `conversation.updated`
+//! event.
 
 use super::events::append;
 use super::util::{at, db, like_pattern, limit_offset, us, Tx};
@@ -7,8 +9,9 @@ use crate::SqlStore;
 use async_trait::async_trait;
 use confab_core::model::*;
 use confab_core::rules::metadata::deep_merge;
-use confab_core::{time, BotId, Error, Resource, Result, TenantId, Time};
+use confab_core::{time, BotId, ConversationId, Error, Resource, Result, TenantId, Time};
 use confab_store::BotStore;
+use serde_json::json;
 use sqlx::types::Json;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
@@ -142,6 +145,7 @@ impl BotStore for SqlStore {
         let now = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
         let mut bot = load_for_update(&mut tx, ctx.tenant, id).await?;
+        let before = bot.clone();
         let was_active = bot.active;
         if let Some(v) = p.name {
             bot.name = v;
@@ -160,6 +164,16 @@ impl BotStore for SqlStore {
         }
         if let Some(v) = p.active {
             bot.active = v;
+        }
+        let unchanged = bot.name == before.name
+            && bot.provider == before.provider
+            && bot.model == before.model
+            && bot.active == before.active
+            && bot.config == before.config
+            && bot.metadata == before.metadata;
+        if unchanged {
+            // Nothing to write and nothing to tell (`/activate` of an active bot, …).
+            return Ok(before);
         }
         bot.updated_at = now;
         sqlx::query(
@@ -198,15 +212,25 @@ impl BotStore for SqlStore {
                 message: "The bot is active; deactivate it before deleting it.".into(),
             });
         }
-        // Conversations it was assigned to lose their assignee (its bot_id clears by foreign key).
-        sqlx::query(
-            "UPDATE conversations SET assignee_type = NULL, assignee_id = NULL, updated_at = $3
-             WHERE tenant_id = $1 AND assignee_type = 'bot' AND assignee_id = $2",
+        // The conversations it is the bot or the assignee of are locked first (in id order), then
+        // lose it (the assignee here, the bot by foreign key), each with its own event.
+        let touched: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(&format!(
+            "SELECT id, bot_id FROM conversations
+             WHERE tenant_id = $1 AND (bot_id = $2 OR (assignee_type = 'bot' AND assignee_id = $2))
+             ORDER BY id{FOR_UPDATE}"
+        ))
+        .bind(ctx.tenant.0)
+        .bind(id.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let unassigned: Vec<(Uuid,)> = sqlx::query_as(
+            "UPDATE conversations SET assignee_type = NULL, assignee_id = NULL
+             WHERE tenant_id = $1 AND assignee_type = 'bot' AND assignee_id = $2 RETURNING id",
         )
         .bind(ctx.tenant.0)
         .bind(id.0)
-        .bind(us(now))
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         sqlx::query("DELETE FROM bots WHERE tenant_id = $1 AND id = $2")
@@ -216,6 +240,17 @@ impl BotStore for SqlStore {
             .await
             .map_err(db)?;
         emit(&mut tx, ctx, &bot, EventType::BotDeleted, now).await?;
+        for (conversation, bot_id) in touched {
+            let mut changed = Vec::new();
+            if bot_id == Some(id.0) {
+                changed.push("bot");
+            }
+            if unassigned.iter().any(|(u,)| *u == conversation) {
+                changed.push("assignee");
+            }
+            let data = json!({ "changed": changed, "previousBotId": id });
+            super::contacts::touch_conversation(&mut tx, ctx, ConversationId(conversation), data, now).await?;
+        }
         tx.commit().await.map_err(db)?;
         Ok(())
     }

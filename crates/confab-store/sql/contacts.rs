@@ -1,5 +1,6 @@
 //! Contacts. Phone and email are unique per tenant (unique indexes); a violation is 409
-//! `CONTACT_EXISTS` naming the field.
+//! `CONTACT_EXISTS` naming the field. Deleting a contact keeps its conversations, without a contact,
+//! each with a `conversation.updated` event.
 
 use super::events::append;
 use super::util::{at, db, like_pattern, limit_offset, unique_violation, us, Tx};
@@ -8,7 +9,7 @@ use crate::SqlStore;
 use async_trait::async_trait;
 use confab_core::model::*;
 use confab_core::rules::{contact::derived_name, metadata::deep_merge};
-use confab_core::{time, ContactId, Error, Resource, Result, TenantId, Time};
+use confab_core::{time, ContactId, ConversationId, Error, Resource, Result, TenantId, Time};
 use confab_store::ContactStore;
 use sqlx::types::Json;
 use sqlx::QueryBuilder;
@@ -165,6 +166,27 @@ async fn load_for_update(tx: &mut Tx, tenant: TenantId, id: ContactId) -> Result
     row.map(Into::into).ok_or_else(|| Error::not_found(Resource::Contact))
 }
 
+/// Marks a conversation changed by a change of something it refers to (a deleted contact, bot or
+/// tag): a new `updated_at` and a `conversation.updated` event with its snapshot after the change.
+/// The caller has locked the conversation.
+pub(super) async fn touch_conversation(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    id: ConversationId,
+    data: serde_json::Value,
+    now: Time,
+) -> Result<()> {
+    sqlx::query("UPDATE conversations SET updated_at = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(ctx.tenant.0)
+        .bind(id.0)
+        .bind(us(now))
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    super::conversations::finish(tx, ctx, id, Some(EventType::ConversationUpdated), data, now).await?;
+    Ok(())
+}
+
 /// The contact of the tenant with this phone, else this email, created when there is none (an
 /// inline contact on conversation create). Safe under concurrent creates of the same contact.
 pub(crate) async fn find_or_create_inline(tx: &mut Tx, ctx: &Ctx, new: NewContact, now: Time) -> Result<ContactId> {
@@ -238,9 +260,11 @@ impl ContactStore for SqlStore {
                 q.push(" AND status = ").push_bind(s.clone());
             }
             for tag in &f.tags {
-                // Tags are a JSON array of strings; its text holds each tag as a JSON string.
+                // Tags are a JSON array of strings; its text holds each tag as a JSON string. Both
+                // sides are lower-cased (the pattern by `like_pattern`), so tags match alike on both
+                // engines (PostgreSQL's LIKE is case-sensitive, SQLite's is not).
                 let quoted = serde_json::Value::String(tag.clone()).to_string();
-                q.push(" AND CAST(tags AS TEXT) LIKE ").push_bind(like_pattern(&quoted)).push(" ESCAPE '\\'");
+                q.push(" AND lower(CAST(tags AS TEXT)) LIKE ").push_bind(like_pattern(&quoted)).push(" ESCAPE '\\'");
             }
         }
         let (limit, offset) = limit_offset(page);
@@ -283,6 +307,15 @@ impl ContactStore for SqlStore {
             tier,
             status
         );
+        if c.name.is_none() {
+            // A cleared (or never given) name shows the derived one, as on create.
+            c.name = derived_name(
+                c.first_name.as_deref(),
+                c.last_name.as_deref(),
+                c.display_name.as_deref(),
+                c.username.as_deref(),
+            );
+        }
         if let Some(tags) = p.tags {
             c.tags = tags;
         }
@@ -325,6 +358,16 @@ impl ContactStore for SqlStore {
         let now = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
         let c = load_for_update(&mut tx, ctx.tenant, id).await?;
+        // Its conversations remain without a contact (the foreign key sets it to null): each is
+        // locked first (in id order, as every multi-row lock), then touched with its own event.
+        let conversations: Vec<(Uuid,)> = sqlx::query_as(&format!(
+            "SELECT id FROM conversations WHERE tenant_id = $1 AND contact_id = $2 ORDER BY id{FOR_UPDATE}"
+        ))
+        .bind(ctx.tenant.0)
+        .bind(id.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
         sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
             .bind(ctx.tenant.0)
             .bind(id.0)
@@ -332,6 +375,10 @@ impl ContactStore for SqlStore {
             .await
             .map_err(db)?;
         emit(&mut tx, ctx, &c, EventType::ContactDeleted, now).await?;
+        let data = serde_json::json!({ "changed": ["contact"], "previousContactId": id });
+        for (conversation,) in conversations {
+            touch_conversation(&mut tx, ctx, ConversationId(conversation), data.clone(), now).await?;
+        }
         tx.commit().await.map_err(db)?;
         Ok(())
     }

@@ -1,11 +1,14 @@
-//! Tags of a tenant.
+//! Tags of a tenant. Deleting a tag removes it from every conversation, each with a
+//! `conversation.updated` event.
 
 use super::util::{at, db, unique_violation, us};
+use crate::dialect::FOR_UPDATE;
 use crate::SqlStore;
 use async_trait::async_trait;
 use confab_core::model::{Ctx, Tag};
-use confab_core::{time, Error, Resource, Result, TagId, TenantId};
+use confab_core::{time, ConversationId, Error, Resource, Result, TagId, TenantId};
 use confab_store::TagStore;
+use serde_json::json;
 use uuid::Uuid;
 
 type Row = (Uuid, Uuid, String, String, i64);
@@ -24,7 +27,11 @@ impl TagStore for SqlStore {
         .fetch_all(&self.read)
         .await
         .map_err(db)?;
-        Ok(rows.into_iter().map(tag).collect())
+        // Sorted here, not by the database's collation (which differs between engines and
+        // PostgreSQL installations): case-insensitively, then by exact spelling.
+        let mut tags: Vec<Tag> = rows.into_iter().map(tag).collect();
+        tags.sort_by_cached_key(|t| (t.name.to_lowercase(), t.name.clone()));
+        Ok(tags)
     }
 
     async fn create_tag(&self, ctx: &Ctx, name: String, color: Option<String>) -> Result<Tag> {
@@ -51,15 +58,48 @@ impl TagStore for SqlStore {
     }
 
     async fn delete_tag(&self, ctx: &Ctx, id: TagId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND id = $2")
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let found: Option<Row> =
+            sqlx::query_as("SELECT id, tenant_id, name, color, created_at FROM tags WHERE tenant_id = $1 AND id = $2")
+                .bind(ctx.tenant.0)
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        let tag = tag(found.ok_or_else(|| Error::not_found(Resource::Tag))?);
+        // The conversations carrying it are locked first, in id order (as every change of a
+        // conversation locks it before its tags), then lose the tag, each with its own event.
+        let carriers: Vec<(Uuid,)> = sqlx::query_as(&format!(
+            "SELECT c.id FROM conversations c WHERE c.tenant_id = $1
+               AND c.id IN (SELECT conversation_id FROM conversation_tags WHERE tag_id = $2)
+             ORDER BY c.id{FOR_UPDATE}"
+        ))
+        .bind(ctx.tenant.0)
+        .bind(id.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let untagged: Vec<(Uuid,)> =
+            sqlx::query_as("DELETE FROM conversation_tags WHERE tag_id = $1 RETURNING conversation_id")
+                .bind(id.0)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+        sqlx::query("DELETE FROM tags WHERE tenant_id = $1 AND id = $2")
             .bind(ctx.tenant.0)
             .bind(id.0)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(Error::not_found(Resource::Tag));
+        let mut touched: Vec<Uuid> = carriers.into_iter().chain(untagged).map(|(c,)| c).collect();
+        touched.sort();
+        touched.dedup();
+        let data = json!({ "changed": ["tags"], "removed": [tag.name] });
+        for conversation in touched {
+            super::contacts::touch_conversation(&mut tx, ctx, ConversationId(conversation), data.clone(), now).await?;
         }
+        tx.commit().await.map_err(db)?;
         Ok(())
     }
 

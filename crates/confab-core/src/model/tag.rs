@@ -7,6 +7,17 @@ use serde::{Deserialize, Serialize};
 /// The longest tag name accepted.
 pub const TAG_NAME_MAX: usize = 100;
 
+/// The colours a tag can have: exactly Airy's (its clients know no others), the first the default.
+pub const TAG_COLORS: [&str; 4] = ["tag-blue", "tag-red", "tag-green", "tag-purple"];
+
+/// The colour of a new tag when none is given.
+pub const TAG_COLOR_DEFAULT: &str = TAG_COLORS[0];
+
+/// A tag colour if `raw` is one of [`TAG_COLORS`] (exact spelling).
+pub fn parse_tag_color(raw: &str) -> Option<&'static str> {
+    TAG_COLORS.iter().copied().find(|c| *c == raw)
+}
+
 /// A tag of a tenant.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tag {
