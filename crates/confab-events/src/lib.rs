@@ -40,14 +40,23 @@ pub fn spawn_snooze_timer(store: DynStore, mut shutdown: Shutdown) -> JoinHandle
     tokio::spawn(async move {
         loop {
             let now = time::now();
-            match store.wake_snoozed(now, WAKE_BATCH).await {
-                Ok(n) if n == WAKE_BATCH => continue,
-                Ok(n) if n > 0 => tracing::debug!(woken = n, "snoozed conversations reopened"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "snooze timer failed; retrying"),
-            }
+            let failed = match store.wake_snoozed(now, WAKE_BATCH).await {
+                // A full batch: more may be due already.
+                Ok(n) if n == WAKE_BATCH && !*shutdown.borrow() => continue,
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::debug!(woken = n, "snoozed conversations reopened");
+                    }
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "snooze timer failed; retrying");
+                    true
+                }
+            };
+            // After a failure the due time is likely past: wait a full poll rather than spin.
             let wait = match store.next_snooze_due().await {
-                Ok(Some(due)) => (due - time::now()).to_std().unwrap_or(Duration::ZERO).min(SNOOZE_POLL),
+                Ok(Some(due)) if !failed => (due - time::now()).to_std().unwrap_or(Duration::ZERO).min(SNOOZE_POLL),
                 _ => SNOOZE_POLL,
             };
             if sleep_or_stop(wait, &mut shutdown).await {

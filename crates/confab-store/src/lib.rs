@@ -174,8 +174,18 @@ pub trait ConversationStore {
         id: ConversationId,
         names: Vec<String>,
     ) -> Result<ConversationView>;
+    /// Removes tags by name, in one change (one event); names the conversation lacks are ignored,
+    /// and removing none is a no-op without an event.
+    async fn remove_conversation_tags(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        names: Vec<String>,
+    ) -> Result<ConversationView>;
     /// Removes one tag by name; removing a tag the conversation lacks is a no-op.
-    async fn remove_conversation_tag(&self, ctx: &Ctx, id: ConversationId, name: &str) -> Result<ConversationView>;
+    async fn remove_conversation_tag(&self, ctx: &Ctx, id: ConversationId, name: &str) -> Result<ConversationView> {
+        self.remove_conversation_tags(ctx, id, vec![name.to_string()]).await
+    }
     async fn list_participants(&self, ctx: &Ctx, id: ConversationId) -> Result<Vec<Participant>>;
     async fn list_notes(&self, ctx: &Ctx, id: ConversationId) -> Result<Vec<Note>>;
     async fn add_note(&self, ctx: &Ctx, id: ConversationId, body: String) -> Result<Note>;

@@ -1,5 +1,11 @@
 //! The conversation operations of [`ConversationStore`]: each one transaction that reads the
 //! conversation, applies the core rule, writes it back, and appends its one event.
+//!
+//! An event's `data` says what the change was about beyond the snapshot, in camelCase, face-neutral
+//! JSON: `changed` (the fields an update changed), an assignee as `{"id", "type"}` (`user`/`bot`),
+//! a transfer's `reason`/`summary`/`notifyContact`, a close's `reason`/`resolution`/`notes`, a
+//! note's `noteId`/`kind`/`body`. A change that changes nothing (unassigning an unassigned
+//! conversation, adding tags it has, removing tags it lacks) appends no event.
 
 use super::participants::{add_participant, resolve_assignee};
 use super::{add_tags, finish, insert, load_for_update, load_view, save, set_tags, Conn};
@@ -53,6 +59,14 @@ pub(crate) async fn close_in_tx(
         "notes": input.notes,
     });
     finish(tx, ctx, id, Some(event), data, now).await
+}
+
+/// An assignee in an event's data: `{"id", "type"}`, or `null`.
+fn assignee_json(a: Option<Assignee>) -> serde_json::Value {
+    match a {
+        Some(a) => json!({ "id": a.id, "type": a.kind.as_str() }),
+        None => serde_json::Value::Null,
+    }
 }
 
 /// Inserts an internal note.
@@ -312,7 +326,12 @@ impl ConversationStore for SqlStore {
         if let Some(note) = input.note.as_deref().filter(|n| !n.trim().is_empty()) {
             insert_note(&mut tx, ctx, id, NoteKind::Assign, note, now).await?;
         }
-        let data = json!({ "note": input.note, "previousAssignee": previous });
+        let data = json!({
+            "changed": ["assignee"],
+            "assignee": assignee_json(Some(assignee)),
+            "previousAssignee": assignee_json(previous),
+            "note": input.note,
+        });
         let view = finish(&mut tx, ctx, id, Some(EventType::ConversationAssigned), data, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(view)
@@ -329,7 +348,7 @@ impl ConversationStore for SqlStore {
         };
         conv.updated_at = now;
         save(&mut tx, &conv).await?;
-        let data = json!({ "changed": ["assignee"], "previousAssignee": previous });
+        let data = json!({ "changed": ["assignee"], "previousAssignee": assignee_json(Some(previous)) });
         let view = finish(&mut tx, ctx, id, Some(EventType::ConversationUpdated), data, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(view)
@@ -363,8 +382,9 @@ impl ConversationStore for SqlStore {
             insert_note(&mut tx, ctx, id, NoteKind::Transfer, &body, now).await?;
         }
         let data = json!({
-            "from": previous,
-            "to": assignee,
+            "changed": ["assignee"],
+            "from": assignee_json(previous),
+            "to": assignee_json(Some(assignee)),
             "reason": input.reason,
             "summary": input.summary,
             "notifyContact": input.notify_contact,
@@ -386,41 +406,53 @@ impl ConversationStore for SqlStore {
         let before = load_view(&mut tx, ctx.tenant, id).await?.map(|v| v.tags).unwrap_or_default();
         add_tags(&mut tx, ctx.tenant, id, &names).await?;
         let after = load_view(&mut tx, ctx.tenant, id).await?.map(|v| v.tags).unwrap_or_default();
-        let event = if after != before {
+        let added: Vec<&String> = after.iter().filter(|t| !before.contains(t)).collect();
+        let event = if added.is_empty() {
+            None
+        } else {
             conv.updated_at = now;
             save(&mut tx, &conv).await?;
             Some(EventType::ConversationUpdated)
-        } else {
-            None
         };
-        let view = finish(&mut tx, ctx, id, event, json!({ "changed": ["tags"], "added": names }), now).await?;
+        let view = finish(&mut tx, ctx, id, event, json!({ "changed": ["tags"], "added": added }), now).await?;
         tx.commit().await.map_err(db)?;
         Ok(view)
     }
 
-    async fn remove_conversation_tag(&self, ctx: &Ctx, id: ConversationId, name: &str) -> Result<ConversationView> {
+    async fn remove_conversation_tags(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        names: Vec<String>,
+    ) -> Result<ConversationView> {
         let now = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
         let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
-        let removed = sqlx::query(
-            "DELETE FROM conversation_tags WHERE conversation_id = $1
-               AND tag_id IN (SELECT id FROM tags WHERE tenant_id = $2 AND name = $3)",
-        )
-        .bind(id.0)
-        .bind(ctx.tenant.0)
-        .bind(name)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
-        let event = if removed > 0 {
+        let mut removed = Vec::new();
+        for name in &names {
+            let done = sqlx::query(
+                "DELETE FROM conversation_tags WHERE conversation_id = $1
+                   AND tag_id IN (SELECT id FROM tags WHERE tenant_id = $2 AND name = $3)",
+            )
+            .bind(id.0)
+            .bind(ctx.tenant.0)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+            if done > 0 {
+                removed.push(name.as_str());
+            }
+        }
+        let event = if removed.is_empty() {
+            None
+        } else {
             conv.updated_at = now;
             save(&mut tx, &conv).await?;
             Some(EventType::ConversationUpdated)
-        } else {
-            None
         };
-        let view = finish(&mut tx, ctx, id, event, json!({ "changed": ["tags"], "removed": [name] }), now).await?;
+        let view = finish(&mut tx, ctx, id, event, json!({ "changed": ["tags"], "removed": removed }), now).await?;
         tx.commit().await.map_err(db)?;
         Ok(view)
     }
@@ -459,7 +491,7 @@ impl ConversationStore for SqlStore {
         let mut tx = self.write.begin().await.map_err(db)?;
         load_for_update(&mut tx, ctx.tenant, id).await?;
         let note = insert_note(&mut tx, ctx, id, NoteKind::Manual, &body, now).await?;
-        let data = serde_json::to_value(&note).map_err(Error::internal)?;
+        let data = json!({ "noteId": note.id.0, "kind": note.kind.as_str(), "body": note.body });
         finish(&mut tx, ctx, id, Some(EventType::ConversationNoteAdded), data, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(note)

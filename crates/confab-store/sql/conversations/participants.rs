@@ -1,4 +1,6 @@
 //! Participants: the contact, every user or bot that was assigned the conversation, its bot.
+//! Recorded when they join (creation, assignment, transfer) and kept after they leave: unassigning
+//! does not remove the agent who handled the conversation.
 
 use super::Conn;
 use crate::sql::util::{db, us, Tx};
@@ -66,7 +68,8 @@ pub(crate) async fn add_participant(
     Ok(())
 }
 
-/// The participants, contact first, then users and bots in the order they joined.
+/// The participants, contact first, then users and bots in the order they joined. A participant
+/// deleted since (a contact, a bot) is left out: there is nothing left to show of it.
 pub(crate) async fn list(conn: &mut Conn, conversation: ConversationId) -> Result<Vec<Participant>> {
     type Row = (String, Uuid, Option<String>, Option<String>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
@@ -76,7 +79,7 @@ pub(crate) async fn list(conn: &mut Conn, conversation: ConversationId) -> Resul
          LEFT JOIN users u ON p.participant_type = 'user' AND u.id = p.participant_id
          LEFT JOIN bots b ON p.participant_type = 'bot' AND b.id = p.participant_id
          LEFT JOIN contacts ct ON p.participant_type = 'contact' AND ct.id = p.participant_id
-         WHERE p.conversation_id = $1
+         WHERE p.conversation_id = $1 AND (u.id IS NOT NULL OR b.id IS NOT NULL OR ct.id IS NOT NULL)
          ORDER BY CASE p.participant_type WHEN 'contact' THEN 0 WHEN 'user' THEN 1 ELSE 2 END, p.joined_at, p.participant_id",
     )
     .bind(conversation.0)
