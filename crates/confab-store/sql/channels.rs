@@ -47,10 +47,13 @@ impl From<ChannelRow> for Channel {
     }
 }
 
-/// Loads a channel of the tenant inside a write transaction (locked on PostgreSQL).
-pub(crate) async fn load_for_update(tx: &mut Tx, tenant: TenantId, id: ChannelId) -> Result<Option<Channel>> {
+/// Loads a channel of the tenant inside a write transaction, locked on PostgreSQL when `lock` (a
+/// change of the channel itself); a conversation create only reads it, so creates on one channel do
+/// not queue behind each other.
+pub(crate) async fn load_in_tx(tx: &mut Tx, tenant: TenantId, id: ChannelId, lock: bool) -> Result<Option<Channel>> {
     let row: Option<ChannelRow> = sqlx::query_as::<Db, ChannelRow>(&format!(
-        "SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 AND id = $2{FOR_UPDATE}"
+        "SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 AND id = $2{}",
+        if lock { FOR_UPDATE } else { "" }
     ))
     .bind(tenant.0)
     .bind(id.0)
@@ -58,6 +61,10 @@ pub(crate) async fn load_for_update(tx: &mut Tx, tenant: TenantId, id: ChannelId
     .await
     .map_err(db)?;
     Ok(row.map(Into::into))
+}
+
+async fn load_for_update(tx: &mut Tx, tenant: TenantId, id: ChannelId) -> Result<Option<Channel>> {
+    load_in_tx(tx, tenant, id, true).await
 }
 
 /// Checks that a bot of the tenant exists (for `defaultBotId`).

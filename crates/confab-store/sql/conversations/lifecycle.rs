@@ -139,7 +139,7 @@ impl ConversationStore for SqlStore {
         let mut tx = self.write.begin().await.map_err(db)?;
         let mut channel_type = None;
         if let Some(channel_id) = new.channel_id {
-            let channel = crate::sql::channels::load_for_update(&mut tx, ctx.tenant, channel_id)
+            let channel = crate::sql::channels::load_in_tx(&mut tx, ctx.tenant, channel_id, false)
                 .await?
                 .ok_or_else(|| Error::not_found_field(Resource::Channel, "channelId"))?;
             channel_type = Some(channel.channel_type.as_str().to_string());

@@ -83,3 +83,12 @@ async fn an_unknown_default_bot_is_404_naming_the_field() {
     r.expect_error(404, "BOT_NOT_FOUND");
     assert_eq!(r.error_fields(), ["defaultBotId"]);
 }
+
+#[tokio::test]
+async fn a_path_that_does_not_decode_is_404_in_the_envelope() {
+    let app = TestApp::spawn().await;
+    let r = app.api().get("/v1/channels/%FF").await;
+    r.expect_error(404, "RESOURCE_NOT_FOUND");
+    let r = app.api().post_empty("/v1/conversations/%FF%FE/close").await;
+    r.expect_error(404, "RESOURCE_NOT_FOUND");
+}

@@ -19,12 +19,13 @@
 //! - The list is newest first; `search` matches part of the name, case-insensitively.
 
 use super::envelope::{self, iso, page_request, Resource};
+use super::extract::Path;
 use super::extract::{no_content, Json, LinktorError};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::faces::params::{json_object, text, Params};
 use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use confab_core::model::*;

@@ -6,12 +6,13 @@
 //! closes them first (their conversations remain, with `channel: null`).
 
 use super::envelope::{self, iso, page_request, Resource};
+use super::extract::Path;
 use super::extract::{no_content, Json, LinktorError};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::faces::params::{json_object, text, Params};
 use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use confab_core::model::*;

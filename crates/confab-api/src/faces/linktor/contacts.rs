@@ -28,12 +28,13 @@
 //!   `conversation.updated` event (and a new `updatedAt`).
 
 use super::envelope::{self, iso, page_request, Resource};
+use super::extract::Path;
 use super::extract::{no_content, Json, LinktorError};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::faces::params::{double_option, json_object, text, Params};
 use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use confab_core::model::*;

@@ -46,12 +46,13 @@
 
 use super::conversations::{conversation_id, resource, ActorRef, ConversationAttributes};
 use super::envelope::{self, iso, page_request, Resource};
+use super::extract::Path;
 use super::extract::{ErrorDoc, Json, LinktorError};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::faces::params::Params;
 use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use confab_core::model::*;

@@ -39,12 +39,13 @@
 //!   list (`[]` clears it); `subject: null` or `""` clears the subject.
 
 use super::envelope::{self, iso, page_request, Resource};
+use super::extract::Path;
 use super::extract::{ErrorDoc, Json, LinktorError};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::faces::params::{json_object, text, Params};
 use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use confab_core::model::*;

@@ -88,6 +88,29 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     }
 }
 
+/// Path parameters. A path that does not decode (invalid UTF-8, a wrong shape) names nothing that
+/// exists: 404 in the envelope, like an id that does not parse, instead of axum's plain-text 400.
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = LinktorError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(_) => Err(LinktorError(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "RESOURCE_NOT_FOUND",
+                "Nothing exists at this path: an id in it could not be read.",
+            ))),
+        }
+    }
+}
+
 /// 204 No Content.
 pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()

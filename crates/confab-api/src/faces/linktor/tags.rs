@@ -16,11 +16,12 @@
 //!   `conversation.updated` event. An unknown tag is 404 `TAG_NOT_FOUND`.
 
 use super::envelope::{self, iso, Resource};
+use super::extract::Path;
 use super::extract::{no_content, Json, LinktorError};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use confab_core::model::*;

@@ -13,12 +13,13 @@
 //!   version (an API key refers to its user).
 
 use super::envelope::{self, iso, page_request, Resource};
+use super::extract::Path;
 use super::extract::{Json, LinktorError};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::faces::params::{text, Params};
 use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use confab_core::model::*;
