@@ -137,6 +137,9 @@ CREATE UNIQUE INDEX ux_conversations_active_contact_id_channel_id
 CREATE INDEX ix_conversations_updated ON conversations(tenant_id, updated_at, id);
 CREATE INDEX ix_conversations_created ON conversations(tenant_id, created_at, id);
 CREATE INDEX ix_conversations_last_message ON conversations(tenant_id, last_message_at, id);
+-- Newest last message first with conversations without messages last (PostgreSQL puts NULLs first
+-- in a backward scan of the index above; SQLite's order already matches).
+CREATE INDEX ix_conversations_last_message_desc ON conversations(tenant_id, last_message_at DESC NULLS LAST, id DESC);
 CREATE INDEX ix_conversations_priority ON conversations(tenant_id, priority, id);
 CREATE INDEX ix_conversations_status ON conversations(tenant_id, status, updated_at, id);
 CREATE INDEX ix_conversations_channel ON conversations(tenant_id, channel_id, updated_at, id);
