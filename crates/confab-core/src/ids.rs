@@ -72,4 +72,6 @@ id_type!(
     NoteId,
     /// A tag of a tenant.
     TagId,
+    /// A message of a conversation.
+    MessageId,
 );

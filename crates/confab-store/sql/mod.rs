@@ -16,5 +16,6 @@ mod contacts;
 mod conversations;
 mod events;
 mod idempotency;
+mod messages;
 mod tags;
 mod util;

@@ -14,7 +14,9 @@
 
 use async_trait::async_trait;
 use confab_core::model::*;
-use confab_core::{ApiKeyId, BotId, ChannelId, ContactId, ConversationId, Result, TagId, TenantId, Time, UserId};
+use confab_core::{
+    ApiKeyId, BotId, ChannelId, ContactId, ConversationId, MessageId, Result, TagId, TenantId, Time, UserId,
+};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -26,6 +28,7 @@ pub trait Store:
     + BotStore
     + TagStore
     + ConversationStore
+    + MessageStore
     + IdempotencyStore
     + EventStore
     + Send
@@ -41,6 +44,7 @@ impl<T> Store for T where
         + BotStore
         + TagStore
         + ConversationStore
+        + MessageStore
         + IdempotencyStore
         + EventStore
         + Send
@@ -198,6 +202,46 @@ pub trait ConversationStore {
     async fn wake_snoozed(&self, now: Time, limit: u32) -> Result<u32>;
     /// The earliest `snoozedUntil` of any snoozed conversation.
     async fn next_snooze_due(&self) -> Result<Option<Time>>;
+}
+
+/// Messages. Each write updates the conversation's counters, first/last message times and last
+/// message in the same transaction, and appends its event (`message.received` for inbound,
+/// `message.sent` for outbound, `message.delivered|read|failed` for status changes).
+#[async_trait]
+pub trait MessageStore {
+    /// An outbound message from the context's actor. With an address, finds the contact by phone or
+    /// email (creating it) and its active conversation on the channel (creating it). 404
+    /// `CONVERSATION_NOT_FOUND`/`CHANNEL_NOT_FOUND`; 400 `INVALID_RECIPIENT` for an address that is
+    /// neither an E.164 phone nor an email.
+    async fn send_message(&self, ctx: &Ctx, send: SendMessage) -> Result<Message>;
+    /// An inbound message from a connector: finds or creates the contact and its active conversation
+    /// on the channel (a closed one is not reused; a snoozed or pending one is opened), then appends
+    /// the message — unless the channel already has a message with this external id, which is
+    /// returned with `created: false`. Safe under concurrent calls for one new contact.
+    async fn ingest_inbound(&self, ctx: &Ctx, inbound: InboundMessage) -> Result<Ingested>;
+    async fn get_message(&self, ctx: &Ctx, id: MessageId) -> Result<Message>;
+    async fn list_messages(&self, ctx: &Ctx, filter: &MessageFilter, page: PageRequest) -> Result<Page<Message>>;
+    /// A conversation's messages by cursor (an opaque string from a previous page's `next`).
+    async fn conversation_messages(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        cursor: Option<&str>,
+        limit: u32,
+        direction: CursorDirection,
+    ) -> Result<CursorPage<Message>>;
+    /// The newest `limit` messages of a conversation, oldest first (`includeMessages`).
+    async fn recent_messages(&self, ctx: &Ctx, id: ConversationId, limit: u32) -> Result<Vec<Message>>;
+    /// Marks one inbound message read (status `read`, `readAt`), decrementing the unread count.
+    async fn mark_message_read(&self, ctx: &Ctx, id: MessageId) -> Result<Message>;
+    /// Marks several messages, or a whole conversation up to an instant, read. Returns how many
+    /// changed and the conversation (when one conversation was concerned).
+    async fn bulk_read(&self, ctx: &Ctx, read: BulkRead) -> Result<(u64, Option<ConversationId>)>;
+    /// Deletes a message; the conversation's counters and last message follow.
+    async fn delete_message(&self, ctx: &Ctx, id: MessageId) -> Result<Message>;
+    /// A connector's delivery report. Statuses only move forward (`failed` from anything but
+    /// `read`); a report that changes nothing is a no-op.
+    async fn report_status(&self, ctx: &Ctx, id: MessageId, report: StatusReport) -> Result<Message>;
 }
 
 /// How a reservation of an idempotency key turned out.

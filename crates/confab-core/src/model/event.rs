@@ -26,12 +26,27 @@ pub enum EventType {
     ConversationDeleted,
     #[serde(rename = "conversation.note_added")]
     ConversationNoteAdded,
+    #[serde(rename = "message.received")]
+    MessageReceived,
+    #[serde(rename = "message.sent")]
+    MessageSent,
+    #[serde(rename = "message.delivered")]
+    MessageDelivered,
+    #[serde(rename = "message.read")]
+    MessageRead,
+    #[serde(rename = "message.failed")]
+    MessageFailed,
+    #[serde(rename = "message.deleted")]
+    MessageDeleted,
     #[serde(rename = "contact.created")]
     ContactCreated,
     #[serde(rename = "contact.updated")]
     ContactUpdated,
     #[serde(rename = "contact.deleted")]
     ContactDeleted,
+    /// Airy's `conversations.refetch`: connectors re-fetch the contact's profile.
+    #[serde(rename = "contact.refetch_requested")]
+    ContactRefetchRequested,
     #[serde(rename = "channel.created")]
     ChannelCreated,
     #[serde(rename = "channel.updated")]
@@ -55,7 +70,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 21] = [
+    pub const ALL: [EventType; 28] = [
         EventType::ConversationCreated,
         EventType::ConversationUpdated,
         EventType::ConversationAssigned,
@@ -64,9 +79,16 @@ impl EventType {
         EventType::ConversationReopened,
         EventType::ConversationDeleted,
         EventType::ConversationNoteAdded,
+        EventType::MessageReceived,
+        EventType::MessageSent,
+        EventType::MessageDelivered,
+        EventType::MessageRead,
+        EventType::MessageFailed,
+        EventType::MessageDeleted,
         EventType::ContactCreated,
         EventType::ContactUpdated,
         EventType::ContactDeleted,
+        EventType::ContactRefetchRequested,
         EventType::ChannelCreated,
         EventType::ChannelUpdated,
         EventType::ChannelActivated,
@@ -89,9 +111,16 @@ impl EventType {
             EventType::ConversationReopened => "conversation.reopened",
             EventType::ConversationDeleted => "conversation.deleted",
             EventType::ConversationNoteAdded => "conversation.note_added",
+            EventType::MessageReceived => "message.received",
+            EventType::MessageSent => "message.sent",
+            EventType::MessageDelivered => "message.delivered",
+            EventType::MessageRead => "message.read",
+            EventType::MessageFailed => "message.failed",
+            EventType::MessageDeleted => "message.deleted",
             EventType::ContactCreated => "contact.created",
             EventType::ContactUpdated => "contact.updated",
             EventType::ContactDeleted => "contact.deleted",
+            EventType::ContactRefetchRequested => "contact.refetch_requested",
             EventType::ChannelCreated => "channel.created",
             EventType::ChannelUpdated => "channel.updated",
             EventType::ChannelActivated => "channel.activated",

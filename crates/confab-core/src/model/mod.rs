@@ -9,6 +9,7 @@ pub mod channel;
 pub mod contact;
 pub mod conversation;
 pub mod event;
+pub mod message;
 pub mod note;
 pub mod tag;
 
@@ -19,6 +20,7 @@ pub use channel::*;
 pub use contact::*;
 pub use conversation::*;
 pub use event::*;
+pub use message::*;
 pub use note::*;
 pub use tag::*;
 

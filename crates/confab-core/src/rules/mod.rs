@@ -3,4 +3,5 @@
 
 pub mod contact;
 pub mod conversation;
+pub mod message;
 pub mod metadata;
