@@ -1,10 +1,13 @@
 //! Contacts. Phone and email are unique per tenant (unique indexes); a violation is 409
-//! `CONTACT_EXISTS` naming the field. Deleting a contact keeps its conversations, without a contact,
+//! `CONTACT_EXISTS` naming the field. The list's `search` finds a contact when every word of it
+//! (a prefix, full text: `sql/search.rs`) is in its name or display name, or when the whole search
+//! as typed is part of its email or phone (identifiers: substring, case-insensitive, not indexed). Deleting a contact keeps its conversations, without a contact,
 //! each with a `conversation.updated` event.
 
 use super::events::append;
+use super::search::{query_words, Target};
 use super::util::{at, db, like_pattern, limit_offset, unique_violation, us, Tx};
-use crate::dialect::{Db, FOR_UPDATE};
+use crate::dialect::{push_matching, Db, FOR_UPDATE};
 use crate::SqlStore;
 use async_trait::async_trait;
 use confab_core::model::*;
@@ -154,7 +157,8 @@ async fn emit(tx: &mut Tx, ctx: &Ctx, c: &Contact, event_type: EventType, now: T
     append(tx, ctx.tenant, &ctx.actor, event, now).await
 }
 
-async fn load_for_update(tx: &mut Tx, tenant: TenantId, id: ContactId) -> Result<Contact> {
+/// A contact of the tenant, locked on PostgreSQL. 404 `CONTACT_NOT_FOUND`.
+pub(crate) async fn load_for_update(tx: &mut Tx, tenant: TenantId, id: ContactId) -> Result<Contact> {
     let row: Option<ContactRow> = sqlx::query_as::<Db, ContactRow>(&format!(
         "SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND id = $2{FOR_UPDATE}"
     ))
@@ -185,6 +189,36 @@ pub(super) async fn touch_conversation(
         .map_err(db)?;
     super::conversations::finish(tx, ctx, id, Some(EventType::ConversationUpdated), data, now).await?;
     Ok(())
+}
+
+/// Renames a contact inside the caller's transaction (`contact.updated`; none when the name is
+/// the one it has).
+pub(crate) async fn rename_in_tx(tx: &mut Tx, ctx: &Ctx, id: ContactId, name: &str, now: Time) -> Result<Contact> {
+    let mut c = load_for_update(tx, ctx.tenant, id).await?;
+    if c.name.as_deref() == Some(name) {
+        // The name it has: nothing changes, no event.
+        return Ok(c);
+    }
+    c.name = Some(name.to_string());
+    c.updated_at = now;
+    sqlx::query("UPDATE contacts SET name = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+        .bind(ctx.tenant.0)
+        .bind(id.0)
+        .bind(&c.name)
+        .bind(us(now))
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    emit(tx, ctx, &c, EventType::ContactUpdated, now).await?;
+    Ok(c)
+}
+
+/// Creates a contact inside the caller's transaction (`contact.created`).
+pub(crate) async fn create_in_tx(tx: &mut Tx, ctx: &Ctx, new: NewContact, now: Time) -> Result<Contact> {
+    let contact = build(ctx, new, now);
+    insert(tx, &contact, false).await?;
+    emit(tx, ctx, &contact, EventType::ContactCreated, now).await?;
+    Ok(contact)
 }
 
 /// The contact of the tenant with this phone, else this email, created when there is none (an
@@ -239,15 +273,24 @@ impl ContactStore for SqlStore {
     }
 
     async fn list_contacts(&self, ctx: &Ctx, f: &ContactFilter, page: PageRequest) -> Result<Page<Contact>> {
+        let words = query_words(f.search.as_deref())?;
         let mut rows_q = QueryBuilder::<Db>::new(format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = "));
         let mut count_q = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM contacts WHERE tenant_id = ");
         for q in [&mut rows_q, &mut count_q] {
             q.push_bind(ctx.tenant.0);
-            if let Some(search) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                let p = like_pattern(search);
-                q.push(" AND (lower(name) LIKE ")
-                    .push_bind(p.clone())
-                    .push(" ESCAPE '\\' OR email LIKE ")
+            if let (Some(words), Some(search)) = (&words, f.search.as_deref()) {
+                // Every word (a prefix) in the name or display name, through the full-text index; or
+                // the whole search, as typed, inside the email or the phone (identifiers, matched
+                // by substring: `acme.io`, `+1415`). The words' matches are sets (each found once
+                // through the index), so that the scan the LIKEs need costs no per-row text work.
+                let p = like_pattern(search.trim());
+                q.push(" AND ((");
+                for (i, word) in words.iter().enumerate() {
+                    q.push(if i == 0 { "id IN (" } else { " AND id IN (" });
+                    push_matching(q, Target::ContactNames, "id", ctx.tenant.0, word);
+                    q.push(")");
+                }
+                q.push(") OR email LIKE ")
                     .push_bind(p.clone())
                     .push(" ESCAPE '\\' OR phone LIKE ")
                     .push_bind(p)

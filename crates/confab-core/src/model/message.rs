@@ -49,8 +49,13 @@ pub enum MessageStatus {
 }
 
 impl MessageStatus {
-    pub const ALL: [MessageStatus; 5] =
-        [MessageStatus::Pending, MessageStatus::Sent, MessageStatus::Delivered, MessageStatus::Read, MessageStatus::Failed];
+    pub const ALL: [MessageStatus; 5] = [
+        MessageStatus::Pending,
+        MessageStatus::Sent,
+        MessageStatus::Delivered,
+        MessageStatus::Read,
+        MessageStatus::Failed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -134,7 +139,8 @@ pub struct InboundSender {
     pub phone: Option<String>,
     /// Lower-cased.
     pub email: Option<String>,
-    /// The sender's id at the channel (stored on the contact's metadata as `externalIds.<channelId>`).
+    /// The sender's id at the channel: one contact per (channel, id), kept by the store beside the
+    /// contact (SQL: `contact_identities`).
     pub external_id: Option<String>,
     pub name: Option<String>,
 }

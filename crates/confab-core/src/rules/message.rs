@@ -11,7 +11,8 @@ use crate::model::JsonMap;
 use serde_json::Value;
 
 /// The content types, in Linktor's order, plus `custom`.
-pub const CONTENT_TYPES: [&str; 9] = ["text", "image", "document", "audio", "video", "location", "buttons", "template", "custom"];
+pub const CONTENT_TYPES: [&str; 9] =
+    ["text", "image", "document", "audio", "video", "location", "buttons", "template", "custom"];
 
 /// The longest text accepted in a message.
 pub const MAX_TEXT: usize = 4096;
@@ -20,7 +21,8 @@ fn str_field<'a>(c: &'a JsonMap, key: &str, errors: &mut Vec<FieldError>, requir
     match c.get(key) {
         Some(Value::String(s)) if !s.trim().is_empty() => {
             if s.chars().count() > MAX_TEXT {
-                errors.push(FieldError::new(format!("content.{key}"), format!("must be at most {MAX_TEXT} characters")));
+                errors
+                    .push(FieldError::new(format!("content.{key}"), format!("must be at most {MAX_TEXT} characters")));
             }
             Some(s.as_str())
         }
@@ -93,7 +95,7 @@ pub fn validate_content(content: &JsonMap) -> Result<(String, Option<String>)> {
         "template" => match content.get("template") {
             Some(Value::Object(t)) => {
                 for key in ["name", "language"] {
-                    if !t.get(key).and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty()) {
+                    if t.get(key).and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
                         errors.push(FieldError::new(format!("content.template.{key}"), "is required"));
                     }
                 }
@@ -105,12 +107,16 @@ pub fn validate_content(content: &JsonMap) -> Result<(String, Option<String>)> {
             if !content.contains_key("payload") {
                 errors.push(FieldError::new("content.payload", "is required"));
             }
-            texts.extend(content.get("payload").and_then(|p| p.get("text")).and_then(Value::as_str).map(str::to_string));
+            texts
+                .extend(content.get("payload").and_then(|p| p.get("text")).and_then(Value::as_str).map(str::to_string));
         }
         other => {
             return Err(Error::Conflict {
                 code: "UNSUPPORTED_CONTENT_TYPE",
-                message: format!("The content type '{other}' is not supported; use one of: {}.", CONTENT_TYPES.join(", ")),
+                message: format!(
+                    "The content type '{other}' is not supported; use one of: {}.",
+                    CONTENT_TYPES.join(", ")
+                ),
                 field: Some("content.type".into()),
             })
         }
@@ -136,21 +142,35 @@ mod tests {
 
     #[test]
     fn each_type_checks_what_it_needs_and_yields_its_text() {
-        assert_eq!(validate_content(&c(json!({"type":"text","text":"Hi there"}))).unwrap(), ("text".into(), Some("Hi there".into())));
+        assert_eq!(
+            validate_content(&c(json!({"type":"text","text":"Hi there"}))).unwrap(),
+            ("text".into(), Some("Hi there".into()))
+        );
         let (_, t) = validate_content(&c(json!({"type":"image","url":"https://x/y.png","caption":"Receipt"}))).unwrap();
         assert_eq!(t.as_deref(), Some("Receipt"));
-        let (_, t) = validate_content(&c(json!({"type":"buttons","text":"Pick","buttons":[{"type":"reply","id":"1","title":"Yes"}]}))).unwrap();
+        let (_, t) = validate_content(&c(
+            json!({"type":"buttons","text":"Pick","buttons":[{"type":"reply","id":"1","title":"Yes"}]}),
+        ))
+        .unwrap();
         assert_eq!(t.as_deref(), Some("Pick Yes"));
-        assert!(validate_content(&c(json!({"type":"location","latitude":-23.5,"longitude":-46.6}))).unwrap().1.is_none());
+        assert!(validate_content(&c(json!({"type":"location","latitude":-23.5,"longitude":-46.6})))
+            .unwrap()
+            .1
+            .is_none());
     }
 
     #[test]
     fn missing_and_wrong_fields_are_named() {
-        let Err(Error::Validation(e)) = validate_content(&c(json!({"type":"location","latitude":91}))) else { panic!() };
+        let Err(Error::Validation(e)) = validate_content(&c(json!({"type":"location","latitude":91}))) else {
+            panic!()
+        };
         assert_eq!(e.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["content.latitude", "content.longitude"]);
         let Err(Error::Validation(e)) = validate_content(&c(json!({"type":"text","text":"  "}))) else { panic!() };
         assert_eq!(e[0].field, "content.text");
-        assert!(matches!(validate_content(&c(json!({"type":"hologram"}))), Err(Error::Conflict { code: "UNSUPPORTED_CONTENT_TYPE", .. })));
+        assert!(matches!(
+            validate_content(&c(json!({"type":"hologram"}))),
+            Err(Error::Conflict { code: "UNSUPPORTED_CONTENT_TYPE", .. })
+        ));
         assert!(matches!(validate_content(&c(json!({"text":"x"}))), Err(Error::Validation(_))));
     }
 }

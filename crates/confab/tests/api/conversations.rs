@@ -824,9 +824,13 @@ async fn search_matches_every_word_of_the_contact_name_case_insensitively() {
     assert_eq!(search("MARIA%20silva").await, v(&[&maria]));
     assert_eq!(search("jo%C3%A3o").await, v(&[&joao]));
     assert_eq!(search("silva%20rossi").await, Vec::<String>::new());
-    // LIKE wildcards are plain characters.
-    assert_eq!(search("_").await, Vec::<String>::new());
-    assert_eq!(search("%25").await, Vec::<String>::new());
+    // A search without a letter or digit (LIKE wildcards included) is refused; a blank one is no
+    // filter. (Full-text semantics: see search.rs.)
+    for q in ["_", "%25"] {
+        let r = app.api().get(&format!("/v1/conversations?search={q}")).await;
+        r.expect_error(400, "VALIDATION_ERROR");
+        assert_eq!(r.error_fields(), ["search"], "{q}");
+    }
     assert_eq!(search("%20%20").await.len(), 3);
 }
 

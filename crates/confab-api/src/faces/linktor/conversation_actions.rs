@@ -19,9 +19,17 @@
 //!   `assign`). Assigning a bot also makes it the conversation's `bot`.
 //! - `/transfer` is an assignment with a handoff: it sets the assignee and its stamps plus
 //!   `transferredAt`/`transferredBy`; `reason` and `summary` are stored together as one internal note
-//!   (kind `transfer`), never as a message; `notifyContact` is recorded in the event's data (the
-//!   message to the contact comes with messages). `toAssigneeType` (alias `assigneeType`) may name
-//!   the type as for `/assign`.
+//!   (kind `transfer`), never as a message; `notifyContact` is recorded in the event's data.
+//!   `toAssigneeType` (alias `assigneeType`) may name the type as for `/assign`.
+//! - `notifyContact: true` then sends the contact one outbound text message, "You are now talking
+//!   with <assignee name>.", from the key's user, with `metadata: {"notification": "transfer"}`
+//!   (the transfer's `conversations:write` suffices). It is a second transaction after the
+//!   transfer's: the transfer stands even when the message cannot be sent (no contact, an inactive
+//!   channel, a store error). The answer is then still 200 with the transferred conversation, and
+//!   `meta.notification` says what happened: `{sent: true, messageId}` or `{sent: false, error:
+//!   {code, message}}` (the failure is also logged); the conversation shown is read after the
+//!   message, so its counters and `lastMessage` include it. Without `notifyContact`, no message and
+//!   no `meta.notification`.
 //! - `/snooze {until}` is the same status change as PATCH `status: snoozed` (`conversation.updated`):
 //!   `until` is an ISO 8601 instant (or date) in the future; snoozing a closed conversation reopens
 //!   it as snoozed (`conversation.reopened`), as PATCH does. The snooze timer opens it at `until`.
@@ -54,7 +62,7 @@ use crate::faces::params::Params;
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use confab_core::model::*;
 use confab_core::{time, ConversationId, Error, Resource as R, Time};
 use serde::{Deserialize, Serialize};
@@ -287,14 +295,67 @@ pub struct TransferConversation {
     /// What the new assignee should know (at most 10,000 characters). With `reason`, stored as one
     /// internal note of kind `transfer`.
     pub summary: Option<String>,
-    /// Tell the contact about the transfer (recorded on the event; sent once messages exist).
+    /// Send the contact a message naming the new assignee (recorded on the event too).
     pub notify_contact: Option<bool>,
+}
+
+/// What became of `notifyContact`'s message.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub sent: bool,
+    /// The message sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Why it was not sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<NotificationError>,
+}
+
+/// Why `notifyContact`'s message was not sent.
+#[derive(Serialize, ToSchema)]
+pub struct NotificationError {
+    pub code: String,
+    pub message: String,
+}
+
+/// `meta` of a transfer with `notifyContact`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferMeta {
+    pub request_id: String,
+    pub notification: Notification,
+}
+
+/// The answer of a transfer with `notifyContact`.
+#[derive(Serialize, ToSchema)]
+pub struct TransferDoc {
+    pub data: Resource<ConversationAttributes>,
+    pub meta: TransferMeta,
+}
+
+/// Sends the contact of a just-transferred conversation the message naming its new assignee.
+async fn notify_contact(s: &AppState, ctx: &Ctx, view: &ConversationView) -> Result<Message, LinktorError> {
+    if view.contact.is_none() {
+        let message = "The conversation has no contact to notify.";
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "CONTACT_NOT_FOUND", message).into());
+    }
+    let name = view.assignee_ref.as_ref().map(|a| a.name.as_str()).unwrap_or("a new agent");
+    let mut content = JsonMap::new();
+    content.insert("type".into(), "text".into());
+    content.insert("text".into(), format!("You are now talking with {name}.").into());
+    let mut metadata = JsonMap::new();
+    metadata.insert("notification".into(), "transfer".into());
+    let send =
+        SendMessage { recipient: Recipient::Conversation(view.conversation.id), content, metadata, external_id: None };
+    super::messages::send(s, ctx, send, "notifyContact").await
 }
 
 /// Transfer a conversation to another assignee with handoff context.
 #[utoipa::path(post, path = "/conversations/{id}/transfer", tag = "conversations", params(("id" = String, Path)),
     request_body = TransferConversation,
-    responses((status = 200, body = One), (status = 400, body = ErrorDoc),
+    responses((status = 200, description = "The transferred conversation; with notifyContact, meta.notification says whether the contact's message was sent", body = TransferDoc),
+        (status = 400, body = ErrorDoc),
         (status = 404, description = "CONVERSATION_NOT_FOUND, ASSIGNEE_NOT_FOUND or BOT_NOT_FOUND", body = ErrorDoc)),
     security(("bearer" = []), ("api_key" = [])))]
 async fn transfer_conversation(
@@ -319,8 +380,31 @@ async fn transfer_conversation(
         summary,
         notify_contact: body.notify_contact.unwrap_or(false),
     };
+    let notify = input.notify_contact;
     let view = s.store.transfer_conversation(&ctx, id, input).await?;
-    Ok(conversation(view))
+    if !notify {
+        return Ok(conversation(view));
+    }
+    // The transfer is committed: from here on nothing fails the request.
+    let (view, notification) = match notify_contact(&s, &ctx, &view).await {
+        Ok(message) => {
+            let after = match s.store.get_conversation(&ctx, id).await {
+                Ok(after) => after,
+                Err(e) => {
+                    tracing::warn!(conversation = %id, error = %e, "cannot re-read a conversation after its transfer notification");
+                    view
+                }
+            };
+            (after, Notification { sent: true, message_id: Some(message.id.to_string()), error: None })
+        }
+        Err(LinktorError(e)) => {
+            tracing::warn!(conversation = %id, code = e.code, message = %e.message, "the transfer notification was not sent");
+            let error = NotificationError { code: e.code.to_string(), message: e.message };
+            (view, Notification { sent: false, message_id: None, error: Some(error) })
+        }
+    };
+    let meta = TransferMeta { request_id: crate::request_id::current(), notification };
+    Ok((StatusCode::OK, axum::Json(TransferDoc { data: resource(view), meta })).into_response())
 }
 
 /// Request body of `POST /v1/conversations/{id}/snooze`.

@@ -16,9 +16,12 @@
 //!   8) must appear, case-insensitively. `sortBy=priority` sorts by rank (urgent > high > normal >
 //!   low); `lastMessageAt` puts conversations without messages last in both orders; ties are broken
 //!   by id, so pages are stable. `sortBy` also accepts the snake_case spellings (`updated_at`, …).
-//! - **Get.** `messageLimit` (1 to 100) is validated whether or not `includeMessages` is set;
-//!   `relationships.messages` is present (and empty until messages exist) only with
-//!   `includeMessages=true`.
+//! - **Get.** `messageLimit` (1 to 100, default 20) is validated whether or not `includeMessages`
+//!   is set; `relationships.messages` is present only with `includeMessages=true`: the newest
+//!   `messageLimit` messages, oldest first, each `{id, direction, from{type, id, name}, content,
+//!   status, timestamp}` (`timestamp` is the message's `createdAt`). Including messages needs the
+//!   `messages:read` scope besides `conversations:read` (403 naming it otherwise); `lastMessage` is
+//!   part of the conversation and needs only `conversations:read`.
 //! - **Create.** `channelId` is required (a channel conversation always has a contact, so
 //!   `contactId` or an inline `contact` is required too: 400 naming `contactId`). Every invalid field
 //!   is reported in one 400 before anything is looked up; then an unknown (or unparsable) channel,
@@ -201,7 +204,15 @@ pub fn resource(v: ConversationView) -> Resource<ConversationAttributes> {
                 name: a.name,
             }),
             bot: v.bot.map(|b| BotSummary { id: b.id.to_string(), name: b.name, active: b.active }),
-            last_message: None,
+            last_message: v.last_message.map(|m| {
+                serde_json::json!({
+                    "id": m.id,
+                    "content": m.content,
+                    "direction": m.direction.as_str(),
+                    "status": m.status.as_str(),
+                    "timestamp": iso(m.created_at),
+                })
+            }),
             unread_count: c.unread_count,
             message_count: c.message_count,
             first_message_at: iso_opt(c.first_message_at),
@@ -408,17 +419,19 @@ const MESSAGE_LIMIT_MAX: u32 = 100;
 
 /// Get a conversation.
 ///
-/// With `includeMessages=true`, `relationships.messages` holds the newest `messageLimit` messages
-/// (empty until the conversation has messages).
+/// With `includeMessages=true` (which also needs `messages:read`), `relationships.messages` holds the
+/// newest `messageLimit` messages, oldest first, each `{id, direction, from, content, status,
+/// timestamp}`.
 #[utoipa::path(get, path = "/conversations/{id}", tag = "conversations",
     params(
         ("id" = String, Path, description = "The conversation's id"),
-        ("includeMessages" = Option<bool>, Query, description = "Include recent messages (default false)"),
+        ("includeMessages" = Option<bool>, Query, description = "Include the newest messages, oldest first (default false; needs messages:read)"),
         ("messageLimit" = Option<u32>, Query, description = "How many messages to include (1 to 100, default 20)"),
     ),
     responses(
         (status = 200, body = envelope::Doc<Resource<ConversationAttributes>>),
         (status = 400, description = "VALIDATION_ERROR naming each bad parameter", body = ErrorDoc),
+        (status = 403, description = "INSUFFICIENT_PERMISSIONS (conversations:read; also messages:read with includeMessages)", body = ErrorDoc),
         (status = 404, description = "CONVERSATION_NOT_FOUND", body = ErrorDoc),
     ),
     security(("bearer" = []), ("api_key" = [])))]
@@ -432,15 +445,49 @@ async fn get_conversation(
     let id = conversation_id(&id)?;
     let mut p = Params::from_query(q.as_deref());
     let include_messages = p.bool("includeMessages", false);
-    // Validated now so clients learn their mistakes; it selects messages once messages exist.
-    let _message_limit = p.int("messageLimit", 20, 1, MESSAGE_LIMIT_MAX);
+    // Validated whether or not messages are included, so clients learn their mistakes.
+    let message_limit = p.int("messageLimit", 20, 1, MESSAGE_LIMIT_MAX);
     p.finish()?;
+    if include_messages {
+        auth.require(ScopeResource::Messages, Access::Read)?;
+    }
     let view = s.store.get_conversation(&ctx, id).await?;
     let mut doc = resource(view);
     if include_messages {
-        doc.relationships = Some(serde_json::json!({ "messages": [] }));
+        // A second read: a message arriving in between may show here and not yet in the counters.
+        let messages = s.store.recent_messages(&ctx, id, message_limit).await?;
+        let messages: Vec<RecentMessage> = messages.into_iter().map(recent_message).collect();
+        doc.relationships = Some(serde_json::json!({ "messages": messages }));
     }
     Ok(envelope::one(StatusCode::OK, doc))
+}
+
+/// A message of `relationships.messages` (`includeMessages`): the seed's `{id, direction, content,
+/// timestamp}` with the message's `status` and sender (`from`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentMessage {
+    pub id: String,
+    /// inbound or outbound.
+    pub direction: &'static str,
+    pub from: super::message_render::Sender,
+    #[schema(value_type = Object)]
+    pub content: JsonMap,
+    /// pending, sent, delivered, read or failed.
+    pub status: &'static str,
+    /// When the message was created.
+    pub timestamp: String,
+}
+
+fn recent_message(m: Message) -> RecentMessage {
+    RecentMessage {
+        id: m.id.to_string(),
+        direction: m.direction.as_str(),
+        from: super::message_render::sender(m.sender),
+        content: m.content,
+        status: m.status.as_str(),
+        timestamp: iso(m.created_at),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

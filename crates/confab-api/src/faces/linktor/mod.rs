@@ -13,6 +13,8 @@ mod conversation_actions;
 pub mod conversations;
 pub mod envelope;
 pub mod extract;
+pub mod message_render;
+mod messages;
 mod tags;
 mod users;
 
@@ -35,6 +37,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(users::routes())
         .merge(bots::routes())
         .merge(tags::routes())
+        .merge(messages::routes())
 }
 
 /// The /v1 router: every route behind the key check, unknown paths 404 in the envelope.
