@@ -100,7 +100,8 @@ impl Auth {
     }
 }
 
-/// The `Authorization: Bearer` and `X-API-Key` schemes in the OpenAPI document.
+/// The `Authorization: Bearer` and `X-API-Key` schemes, and the Airy face's `airy_auth_token`
+/// cookie, in the OpenAPI document.
 pub struct SecurityAddon;
 
 impl utoipa::Modify for SecurityAddon {
@@ -112,6 +113,10 @@ impl utoipa::Modify for SecurityAddon {
         );
         components
             .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components.add_security_scheme(
+            "airy_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::faces::airy::AUTH_COOKIE))),
+        );
     }
 }
 

@@ -60,6 +60,8 @@ impl AppState {
         (name = "users", description = "Users of the organisation (admin)"),
         (name = "bots", description = "Linktor bots"),
         (name = "tags", description = "Tags of the organisation"),
+        (name = "messages", description = "Linktor messages: send, list, read, delete, delivery reports"),
+        (name = "airy", description = "The Airy Core face at the root: dotted RPC endpoints (POST), snake_case JSON"),
         (name = "service", description = "Health and documentation"),
     )
 )]
@@ -69,6 +71,7 @@ struct ApiDoc;
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/v1", faces::linktor::router(state.clone()))
+        .merge(faces::airy::router(state.clone()))
         .split_for_parts();
     router
         .merge(service::router(openapi))
@@ -81,7 +84,9 @@ pub fn app(state: AppState) -> Router {
 
 /// The OpenAPI document of every route (also served at `/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let state_free = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi()).nest("/v1", faces::linktor::routes());
+    let state_free = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .nest("/v1", faces::linktor::routes())
+        .merge(faces::airy::routes());
     state_free.into_openapi()
 }
 

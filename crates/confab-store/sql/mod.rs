@@ -17,5 +17,6 @@ mod conversations;
 mod events;
 mod idempotency;
 mod messages;
+pub(crate) mod search;
 mod tags;
 mod util;

@@ -1,11 +1,11 @@
-//! Tags of a tenant. Deleting a tag removes it from every conversation, each with a
-//! `conversation.updated` event.
+//! Tags of a tenant. Deleting a tag removes it from every conversation, and renaming one renames it
+//! in every conversation (their views show tag names), each with a `conversation.updated` event.
 
 use super::util::{at, db, unique_violation, us};
 use crate::dialect::FOR_UPDATE;
 use crate::SqlStore;
 use async_trait::async_trait;
-use confab_core::model::{Ctx, Tag};
+use confab_core::model::{Ctx, Tag, TagPatch};
 use confab_core::{time, ConversationId, Error, Resource, Result, TagId, TenantId};
 use confab_store::TagStore;
 use serde_json::json;
@@ -101,6 +101,66 @@ impl TagStore for SqlStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(())
+    }
+
+    async fn update_tag(&self, ctx: &Ctx, id: TagId, patch: TagPatch) -> Result<Tag> {
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let found: Option<Row> =
+            sqlx::query_as("SELECT id, tenant_id, name, color, created_at FROM tags WHERE tenant_id = $1 AND id = $2")
+                .bind(ctx.tenant.0)
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        let before = tag(found.ok_or_else(|| Error::not_found(Resource::Tag))?);
+        let mut after = before.clone();
+        if let Some(name) = patch.name {
+            after.name = name;
+        }
+        if let Some(color) = patch.color {
+            after.color = color;
+        }
+        if after == before {
+            return Ok(before);
+        }
+        let renamed = after.name != before.name;
+        // As in a delete: the conversations carrying the tag are locked first, in id order, then the tag.
+        let carriers: Vec<(Uuid,)> = if renamed {
+            sqlx::query_as(&format!(
+                "SELECT c.id FROM conversations c WHERE c.tenant_id = $1
+                   AND c.id IN (SELECT conversation_id FROM conversation_tags WHERE tag_id = $2)
+                 ORDER BY c.id{FOR_UPDATE}"
+            ))
+            .bind(ctx.tenant.0)
+            .bind(id.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+        } else {
+            Vec::new()
+        };
+        sqlx::query("UPDATE tags SET name = $3, color = $4 WHERE tenant_id = $1 AND id = $2")
+            .bind(ctx.tenant.0)
+            .bind(id.0)
+            .bind(&after.name)
+            .bind(&after.color)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match unique_violation(&e) {
+                Some(_) => Error::Conflict {
+                    code: "TAG_EXISTS",
+                    message: format!("A tag named '{}' already exists.", after.name),
+                    field: Some("name".into()),
+                },
+                None => db(e),
+            })?;
+        let data = json!({ "changed": ["tags"], "renamed": { "from": before.name, "to": after.name } });
+        for (conversation,) in carriers {
+            super::contacts::touch_conversation(&mut tx, ctx, ConversationId(conversation), data.clone(), now).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(after)
     }
 
     async fn find_tag_by_name(&self, ctx: &Ctx, name: &str) -> Result<Option<Tag>> {

@@ -140,6 +140,10 @@ pub trait TagStore {
     /// Removes the tag from every conversation too.
     async fn delete_tag(&self, ctx: &Ctx, id: TagId) -> Result<()>;
     async fn find_tag_by_name(&self, ctx: &Ctx, name: &str) -> Result<Option<Tag>>;
+    /// Renames and/or recolours a tag. 404 `TAG_NOT_FOUND`; 409 `TAG_EXISTS` when the new name is
+    /// taken. A rename touches every conversation carrying the tag (`conversation.updated`: their
+    /// views show tag names); a colour change touches none.
+    async fn update_tag(&self, ctx: &Ctx, id: TagId, patch: TagPatch) -> Result<Tag>;
 }
 
 /// Conversations: the lifecycle operations. Each returns the conversation after the change.
@@ -190,6 +194,39 @@ pub trait ConversationStore {
     async fn remove_conversation_tag(&self, ctx: &Ctx, id: ConversationId, name: &str) -> Result<ConversationView> {
         self.remove_conversation_tags(ctx, id, vec![name.to_string()]).await
     }
+    /// Adds one tag, by id, after the existing ones; a tag the conversation has is a no-op (no
+    /// event). 404 `CONVERSATION_NOT_FOUND`, then `TAG_NOT_FOUND` when the tenant has no such tag.
+    async fn add_conversation_tag_by_id(&self, ctx: &Ctx, id: ConversationId, tag: TagId) -> Result<ConversationView>;
+    /// Removes one tag, by id; a tag the conversation lacks (or that does not exist) is a no-op.
+    async fn remove_conversation_tag_by_id(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        tag: TagId,
+    ) -> Result<ConversationView>;
+    /// Airy's state (`confab_core::rules::conversation::set_state`): `OPEN`/`CLOSED` are the
+    /// reopen/close every face shares, other states a label beside the status. One transaction, one
+    /// event (none when nothing changed); 409 `CONVERSATION_EXISTS` when reopening while the contact
+    /// has another active conversation on the channel.
+    async fn set_conversation_state(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        change: StateChange,
+    ) -> Result<ConversationView>;
+    /// Names the conversation's contact (`contact.updated`; the contact is shared, so its other
+    /// conversations show the new name too). A conversation without a contact gets a new contact
+    /// of that name (`contact.created`, then `conversation.updated`).
+    async fn set_conversation_contact_name(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        name: String,
+    ) -> Result<ConversationView>;
+    /// Asks connectors to re-fetch the profile of the conversation's contact: appends
+    /// `contact.refetch_requested` (subject and snapshot the contact; data `{conversationId,
+    /// channelId}`). Returns `false`, appending nothing, when the conversation has no contact.
+    async fn request_contact_refetch(&self, ctx: &Ctx, id: ConversationId) -> Result<bool>;
     async fn list_participants(&self, ctx: &Ctx, id: ConversationId) -> Result<Vec<Participant>>;
     async fn list_notes(&self, ctx: &Ctx, id: ConversationId) -> Result<Vec<Note>>;
     async fn add_note(&self, ctx: &Ctx, id: ConversationId, body: String) -> Result<Note>;
@@ -202,6 +239,18 @@ pub trait ConversationStore {
     async fn wake_snoozed(&self, now: Time, limit: u32) -> Result<u32>;
     /// The earliest `snoozedUntil` of any snoozed conversation.
     async fn next_snooze_due(&self) -> Result<Option<Time>>;
+    /// Airy's `conversations.list`: the conversations `query` matches (every one without a query),
+    /// the newest last message first, then those without messages, the newest created first (ties
+    /// by id, descending); `limit` of them from `offset` on, and `total` = how many match. The
+    /// query's fields read the conversation as the Airy face renders it (`sql/conversations/airy.rs`).
+    /// A filter that runs longer than the store's time limit is refused (`FILTER_TOO_SLOW`).
+    async fn airy_list_conversations(
+        &self,
+        ctx: &Ctx,
+        query: Option<&confab_query::Query>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Page<ConversationView>>;
 }
 
 /// Messages. Each write updates the conversation's counters, first/last message times and last
@@ -212,12 +261,14 @@ pub trait MessageStore {
     /// An outbound message from the context's actor. With an address, finds the contact by phone or
     /// email (creating it) and its active conversation on the channel (creating it). 404
     /// `CONVERSATION_NOT_FOUND`/`CHANNEL_NOT_FOUND`; 400 `INVALID_RECIPIENT` for an address that is
-    /// neither an E.164 phone nor an email.
+    /// neither an E.164 phone nor an email; `CHANNEL_NOT_CONNECTED` (refused) when the channel is
+    /// inactive.
     async fn send_message(&self, ctx: &Ctx, send: SendMessage) -> Result<Message>;
     /// An inbound message from a connector: finds or creates the contact and its active conversation
     /// on the channel (a closed one is not reused; a snoozed or pending one is opened), then appends
     /// the message — unless the channel already has a message with this external id, which is
-    /// returned with `created: false`. Safe under concurrent calls for one new contact.
+    /// returned with `created: false`. Safe under concurrent calls for one new contact. 404
+    /// `CHANNEL_NOT_FOUND`; `CHANNEL_NOT_CONNECTED` (refused) when the channel is inactive.
     async fn ingest_inbound(&self, ctx: &Ctx, inbound: InboundMessage) -> Result<Ingested>;
     async fn get_message(&self, ctx: &Ctx, id: MessageId) -> Result<Message>;
     async fn list_messages(&self, ctx: &Ctx, filter: &MessageFilter, page: PageRequest) -> Result<Page<Message>>;
@@ -242,6 +293,36 @@ pub trait MessageStore {
     /// A connector's delivery report. Statuses only move forward (`failed` from anything but
     /// `read`); a report that changes nothing is a no-op.
     async fn report_status(&self, ctx: &Ctx, id: MessageId, report: StatusReport) -> Result<Message>;
+    /// Deep-merges `patch` into a message's metadata (a `null` value deletes the key) and appends
+    /// `message.updated`; a patch that changes nothing appends nothing. 404 `MESSAGE_NOT_FOUND`.
+    async fn update_message_metadata(&self, ctx: &Ctx, id: MessageId, patch: JsonMap) -> Result<Message>;
+    /// A conversation's messages, newest first (created time, then id, both descending), from the
+    /// message `from` on (included; from the newest without it), at most `limit`, with the message
+    /// that starts the next page and the conversation's message count (Airy's `messages.list`). 404
+    /// `CONVERSATION_NOT_FOUND`; 400 naming `cursor` when `from` is not a message of the conversation.
+    async fn messages_from(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        from: Option<MessageId>,
+        limit: u32,
+    ) -> Result<MessagesFrom>;
+    /// Sends a failed outbound message again (Airy's `messages.resend`): it is `pending` once more
+    /// (history gains `pending`, the error is cleared) and `message.sent` is appended again, data
+    /// `{conversationId, resent: true}`, so connectors deliver it as a new send. 404
+    /// `MESSAGE_NOT_FOUND`; 409 `MESSAGE_NOT_FAILED` unless its status is `failed`.
+    async fn resend_message(&self, ctx: &Ctx, id: MessageId) -> Result<Message>;
+}
+
+/// A page of [`MessageStore::messages_from`].
+#[derive(Clone, Debug)]
+pub struct MessagesFrom {
+    /// Newest first.
+    pub items: Vec<Message>,
+    /// The first message of the next page, when there is one.
+    pub next: Option<MessageId>,
+    /// How many messages the conversation has.
+    pub total: u64,
 }
 
 /// How a reservation of an idempotency key turned out.

@@ -4,6 +4,8 @@
 //! | face | mounted at | module |
 //! |---|---|---|
 //! | Linktor | `/v1` | [`linktor`] |
+//! | Airy Core | `/` (`/conversations.info`, …) | [`airy`] |
 
+pub mod airy;
 pub mod linktor;
 pub mod params;

@@ -1,8 +1,8 @@
 //! Conversations: the centre of Confab. One row per conversation, with its lifecycle stamps,
 //! assignment, counters and metadata; a view adds the names of what it refers to.
 
-use super::{Actor, ActorKind, BotRef, ChannelRef, ContactRef, JsonMap, NewContact, SortOrder};
-use crate::ids::{BotId, ChannelId, ContactId, ConversationId, TenantId};
+use super::{Actor, ActorKind, BotRef, ChannelRef, ContactRef, JsonMap, Message, NewContact, SortOrder};
+use crate::ids::{BotId, ChannelId, ContactId, ConversationId, MessageId, TagId, TenantId};
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -127,6 +127,10 @@ pub struct Conversation {
     pub subject: Option<String>,
     pub status: Status,
     pub snoozed_until: Option<Time>,
+    /// Airy's custom state label (`set-state` with anything but `OPEN`/`CLOSED`), shown by the Airy
+    /// face in place of the state the status maps to; the status itself is not touched by it.
+    #[serde(default)]
+    pub state_label: Option<String>,
     pub priority: Priority,
     pub assignee: Option<Assignee>,
     pub bot_id: Option<BotId>,
@@ -135,6 +139,9 @@ pub struct Conversation {
     pub unread_count: i64,
     pub first_message_at: Option<Time>,
     pub last_message_at: Option<Time>,
+    /// The newest message (by creation time, then id); kept by the store with every message change.
+    #[serde(default)]
+    pub last_message_id: Option<MessageId>,
     pub closed_at: Option<Time>,
     pub closed_by: Option<Actor>,
     pub resolution: Option<Resolution>,
@@ -163,6 +170,12 @@ pub struct ConversationView {
     pub bot: Option<BotRef>,
     /// Tag names in the order they were added.
     pub tags: Vec<String>,
+    /// The ids of the same tags, in the same order (Airy shows tags by id).
+    #[serde(default)]
+    pub tag_ids: Vec<TagId>,
+    /// The newest message, loaded with the view (one query).
+    #[serde(default)]
+    pub last_message: Option<Message>,
 }
 
 /// Who a new conversation is with.
@@ -187,6 +200,21 @@ pub struct NewConversation {
     pub metadata: JsonMap,
     pub tags: Vec<String>,
     pub source: Option<String>,
+}
+
+/// Airy's conversation state (`conversations.set-state` / `.remove-state`). `OPEN` and `CLOSED` are
+/// the core reopen and close; any other state is a label kept beside the status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateChange {
+    /// Reopens a closed conversation (an open, pending or snoozed one already reads `OPEN` and is
+    /// left as it is) and clears the label.
+    Open,
+    /// Closes the conversation (a closed one stays as it is) and clears the label.
+    Closed,
+    /// Sets the custom label; the status is not touched.
+    Label(String),
+    /// Removes the custom label only.
+    RemoveLabel,
 }
 
 /// A status change requested through an update (not the explicit `/close` or `/reopen`).

@@ -38,6 +38,9 @@ pub enum EventType {
     MessageFailed,
     #[serde(rename = "message.deleted")]
     MessageDeleted,
+    /// A message's metadata changed (Airy's `metadata.upsert` on a message; Airy's webhook name).
+    #[serde(rename = "message.updated")]
+    MessageUpdated,
     #[serde(rename = "contact.created")]
     ContactCreated,
     #[serde(rename = "contact.updated")]
@@ -70,7 +73,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 28] = [
+    pub const ALL: [EventType; 29] = [
         EventType::ConversationCreated,
         EventType::ConversationUpdated,
         EventType::ConversationAssigned,
@@ -85,6 +88,7 @@ impl EventType {
         EventType::MessageRead,
         EventType::MessageFailed,
         EventType::MessageDeleted,
+        EventType::MessageUpdated,
         EventType::ContactCreated,
         EventType::ContactUpdated,
         EventType::ContactDeleted,
@@ -117,6 +121,7 @@ impl EventType {
             EventType::MessageRead => "message.read",
             EventType::MessageFailed => "message.failed",
             EventType::MessageDeleted => "message.deleted",
+            EventType::MessageUpdated => "message.updated",
             EventType::ContactCreated => "contact.created",
             EventType::ContactUpdated => "contact.updated",
             EventType::ContactDeleted => "contact.deleted",

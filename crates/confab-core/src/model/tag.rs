@@ -29,6 +29,14 @@ pub struct Tag {
     pub created_at: Time,
 }
 
+/// A partial update of a tag: `None` leaves a field as it is. The name is validated with
+/// [`normalize_tag_name`], the colour with [`parse_tag_color`].
+#[derive(Clone, Debug, Default)]
+pub struct TagPatch {
+    pub name: Option<String>,
+    pub color: Option<String>,
+}
+
 /// A tag as a conversation carries it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagRef {

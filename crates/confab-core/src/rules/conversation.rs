@@ -8,9 +8,13 @@
 //! - `snoozed` needs `snoozedUntil` in the future; the timer opens the conversation at that instant.
 //! - Leaving `closed` (to any active status) is a reopen: stamps `reopenedAt`/`reopenedBy` and emits
 //!   `conversation.reopened`. Entering `closed` is a close: `conversation.closed`.
+//! - Airy's `set-state` ([`set_state`]): `OPEN`/`CLOSED` are the reopen and close above, applied as
+//!   a status change (no 409: the state it already has is a no-op); an open, pending or snoozed
+//!   conversation already reads `OPEN`, so `OPEN` leaves it as it is. Both clear the custom label;
+//!   any other state only sets the label (`conversation.updated`), and `remove-state` only removes it.
 
 use crate::error::{Error, Result};
-use crate::model::{Actor, CloseInput, Conversation, EventType, Status, StatusChange};
+use crate::model::{Actor, CloseInput, Conversation, EventType, StateChange, Status, StatusChange};
 use crate::time::Time;
 
 /// Applies a status change requested through an update. Returns the event it amounts to, or `None`
@@ -79,6 +83,31 @@ pub fn reopen(conv: &mut Conversation, actor: &Actor, now: Time) -> Result<Event
         .map(|e| e.unwrap_or(EventType::ConversationReopened))
 }
 
+/// Airy's state change. Returns the one event it amounts to — the status change's
+/// (`conversation.closed`/`.reopened`) when the status moved, else `conversation.updated` when only
+/// the label changed — or `None` when nothing changed.
+pub fn set_state(conv: &mut Conversation, change: &StateChange, actor: &Actor, now: Time) -> Result<Option<EventType>> {
+    let label_before = conv.state_label.clone();
+    let target = match change {
+        StateChange::Open if conv.status == Status::Closed => Some(Status::Open),
+        StateChange::Closed => Some(Status::Closed),
+        _ => None,
+    };
+    let event = match target {
+        Some(status) => change_status(conv, &StatusChange { status, snoozed_until: None }, actor, now)?,
+        None => None,
+    };
+    conv.state_label = match change {
+        StateChange::Label(label) => Some(label.clone()),
+        _ => None,
+    };
+    if event.is_none() && conv.state_label != label_before {
+        conv.updated_at = now;
+        return Ok(Some(EventType::ConversationUpdated));
+    }
+    Ok(event)
+}
+
 /// The snooze timer: a snoozed conversation whose time has come is open again. Returns whether it
 /// changed (a conversation changed meanwhile is left alone).
 pub fn wake(conv: &mut Conversation, now: Time) -> bool {
@@ -111,6 +140,7 @@ mod tests {
             subject: None,
             status,
             snoozed_until: None,
+            state_label: None,
             priority: Priority::Normal,
             assignee: None,
             bot_id: None,
@@ -119,6 +149,7 @@ mod tests {
             unread_count: 0,
             first_message_at: None,
             last_message_at: None,
+            last_message_id: None,
             closed_at: None,
             closed_by: None,
             resolution: None,
@@ -177,5 +208,38 @@ mod tests {
         assert!(!wake(&mut c, now));
         assert!(wake(&mut c, later));
         assert_eq!((c.status, c.snoozed_until), (Status::Open, None));
+    }
+
+    #[test]
+    fn airy_states_are_the_core_close_and_reopen_and_labels_stand_beside_the_status() {
+        let now = time::now();
+        let mut c = conv(Status::Pending);
+        // OPEN on an active conversation changes nothing.
+        assert_eq!(set_state(&mut c, &StateChange::Open, &agent(), now).unwrap(), None);
+        assert_eq!(c.status, Status::Pending);
+        let label = StateChange::Label("ESCALATED".into());
+        assert_eq!(set_state(&mut c, &label, &agent(), now).unwrap(), Some(EventType::ConversationUpdated));
+        assert_eq!((c.status, c.state_label.as_deref()), (Status::Pending, Some("ESCALATED")));
+        assert_eq!(set_state(&mut c, &label, &agent(), now).unwrap(), None);
+        // CLOSED closes and clears the label, in one event; again it is a no-op.
+        assert_eq!(
+            set_state(&mut c, &StateChange::Closed, &agent(), now).unwrap(),
+            Some(EventType::ConversationClosed)
+        );
+        assert_eq!((c.status, c.state_label.as_deref()), (Status::Closed, None));
+        assert_eq!(set_state(&mut c, &StateChange::Closed, &agent(), now).unwrap(), None);
+        c.state_label = Some("WAITING".into());
+        assert_eq!(
+            set_state(&mut c, &StateChange::Open, &agent(), now).unwrap(),
+            Some(EventType::ConversationReopened)
+        );
+        assert_eq!((c.status, c.state_label.as_deref()), (Status::Open, None));
+        c.state_label = Some("WAITING".into());
+        assert_eq!(
+            set_state(&mut c, &StateChange::RemoveLabel, &agent(), now).unwrap(),
+            Some(EventType::ConversationUpdated)
+        );
+        assert_eq!(set_state(&mut c, &StateChange::RemoveLabel, &agent(), now).unwrap(), None);
+        assert_eq!(c.status, Status::Open);
     }
 }

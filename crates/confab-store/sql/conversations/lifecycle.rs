@@ -17,7 +17,7 @@ use crate::SqlStore;
 use async_trait::async_trait;
 use confab_core::model::*;
 use confab_core::rules::{conversation as rules, metadata::deep_merge};
-use confab_core::{time, ChannelId, ConversationId, Error, NoteId, Resource, Result, TenantId, Time};
+use confab_core::{time, ChannelId, ConversationId, Error, NoteId, Resource, Result, TagId, TenantId, Time};
 use confab_store::ConversationStore;
 use serde_json::json;
 use sqlx::types::Json;
@@ -176,6 +176,7 @@ impl ConversationStore for SqlStore {
             subject: new.subject,
             status: Status::Open,
             snoozed_until: None,
+            state_label: None,
             priority: new.priority,
             assignee: None,
             bot_id: new.bot_id,
@@ -184,6 +185,7 @@ impl ConversationStore for SqlStore {
             unread_count: 0,
             first_message_at: None,
             last_message_at: None,
+            last_message_id: None,
             closed_at: None,
             closed_by: None,
             resolution: None,
@@ -237,6 +239,16 @@ impl ConversationStore for SqlStore {
         page: PageRequest,
     ) -> Result<Page<ConversationView>> {
         super::list::list(&self.read, ctx.tenant, filter, page).await
+    }
+
+    async fn airy_list_conversations(
+        &self,
+        ctx: &Ctx,
+        query: Option<&confab_query::Query>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Page<ConversationView>> {
+        super::airy::list(&self.read, ctx.tenant, query, offset, limit).await
     }
 
     async fn update_conversation(
@@ -455,6 +467,41 @@ impl ConversationStore for SqlStore {
         let view = finish(&mut tx, ctx, id, event, json!({ "changed": ["tags"], "removed": removed }), now).await?;
         tx.commit().await.map_err(db)?;
         Ok(view)
+    }
+
+    async fn add_conversation_tag_by_id(&self, ctx: &Ctx, id: ConversationId, tag: TagId) -> Result<ConversationView> {
+        super::actions::add_tag_by_id(self, ctx, id, tag).await
+    }
+
+    async fn remove_conversation_tag_by_id(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        tag: TagId,
+    ) -> Result<ConversationView> {
+        super::actions::remove_tag_by_id(self, ctx, id, tag).await
+    }
+
+    async fn set_conversation_state(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        change: StateChange,
+    ) -> Result<ConversationView> {
+        super::actions::set_state(self, ctx, id, change).await
+    }
+
+    async fn set_conversation_contact_name(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        name: String,
+    ) -> Result<ConversationView> {
+        super::actions::set_contact_name(self, ctx, id, name).await
+    }
+
+    async fn request_contact_refetch(&self, ctx: &Ctx, id: ConversationId) -> Result<bool> {
+        super::actions::request_refetch(self, ctx, id).await
     }
 
     async fn list_participants(&self, ctx: &Ctx, id: ConversationId) -> Result<Vec<Participant>> {

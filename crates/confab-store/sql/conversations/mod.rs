@@ -1,17 +1,22 @@
-//! Conversations: loading a conversation with the names it refers to (one query, plus one for the
-//! tags of a whole page), saving it, and the lifecycle operations.
+//! Conversations: loading a conversation with the names it refers to and its last message (one
+//! query, plus one for the tags of a whole page), saving it, and the lifecycle operations.
 
+mod actions;
+mod airy;
 mod lifecycle;
 mod list;
 mod participants;
 
 pub(crate) use lifecycle::{active_on_channel, close_in_tx};
+pub(crate) use participants::add_participant;
 
 use super::events::append;
 use super::util::{actor_json, at, at_opt, db, us, us_opt, Tx};
 use crate::dialect::{Db, FOR_UPDATE};
 use confab_core::model::*;
-use confab_core::{time, BotId, ChannelId, ContactId, ConversationId, Error, Resource, Result, TagId, TenantId, Time};
+use confab_core::{
+    time, BotId, ChannelId, ContactId, ConversationId, Error, MessageId, Resource, Result, TagId, TenantId, Time,
+};
 use sqlx::types::Json;
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
@@ -21,15 +26,17 @@ use uuid::Uuid;
 pub(crate) type Conn = <Db as sqlx::Database>::Connection;
 
 const CONV_COLUMNS: &str = "c.id, c.tenant_id, c.channel_id, c.channel_type, c.contact_id, c.subject, c.status,
-    c.snoozed_until, c.priority, c.assignee_type, c.assignee_id, c.bot_id, c.metadata, c.message_count,
-    c.unread_count, c.first_message_at, c.last_message_at, c.closed_at, c.closed_by, c.resolution,
+    c.snoozed_until, c.state_label, c.priority, c.assignee_type, c.assignee_id, c.bot_id, c.metadata, c.message_count,
+    c.unread_count, c.first_message_at, c.last_message_at, c.last_message_id, c.closed_at, c.closed_by, c.resolution,
     c.closure_reason, c.reopened_at, c.reopened_by, c.assigned_at, c.assigned_by, c.transferred_at,
     c.transferred_by, c.source, c.created_at, c.updated_at";
 
-/// The view's query: the conversation with its channel, contact, assignee and bot in one pass.
+/// The view's query: the conversation with its channel, contact, assignee, bot and last message in
+/// one pass (the last message by primary key, its columns prefixed `lm_`).
 pub(crate) fn view_select() -> String {
+    let last_message = super::messages::prefixed_columns("lm", "lm_");
     format!(
-        "SELECT {CONV_COLUMNS},
+        "SELECT {CONV_COLUMNS}, {last_message},
             ch.name AS ch_name, ch.channel_type AS ch_type,
             ct.name AS ct_name, ct.phone AS ct_phone, ct.email AS ct_email, ct.avatar_url AS ct_avatar,
             ct.metadata AS ct_metadata,
@@ -40,7 +47,8 @@ pub(crate) fn view_select() -> String {
          LEFT JOIN contacts ct ON ct.id = c.contact_id
          LEFT JOIN users au ON c.assignee_type = 'user' AND au.id = c.assignee_id
          LEFT JOIN bots ab ON c.assignee_type = 'bot' AND ab.id = c.assignee_id
-         LEFT JOIN bots b ON b.id = c.bot_id"
+         LEFT JOIN bots b ON b.id = c.bot_id
+         LEFT JOIN messages lm ON lm.id = c.last_message_id"
     )
 }
 
@@ -54,6 +62,7 @@ pub(crate) struct ConvRow {
     subject: Option<String>,
     status: String,
     snoozed_until: Option<i64>,
+    state_label: Option<String>,
     priority: i64,
     assignee_type: Option<String>,
     assignee_id: Option<Uuid>,
@@ -63,6 +72,7 @@ pub(crate) struct ConvRow {
     unread_count: i64,
     first_message_at: Option<i64>,
     last_message_at: Option<i64>,
+    last_message_id: Option<Uuid>,
     closed_at: Option<i64>,
     closed_by: Option<Json<Actor>>,
     resolution: Option<String>,
@@ -93,6 +103,7 @@ impl From<ConvRow> for Conversation {
             subject: r.subject,
             status: Status::parse(&r.status).unwrap_or(Status::Open),
             snoozed_until: at_opt(r.snoozed_until),
+            state_label: r.state_label,
             priority: Priority::from_rank(r.priority),
             assignee,
             bot_id: r.bot_id.map(BotId),
@@ -101,6 +112,7 @@ impl From<ConvRow> for Conversation {
             unread_count: r.unread_count,
             first_message_at: at_opt(r.first_message_at),
             last_message_at: at_opt(r.last_message_at),
+            last_message_id: r.last_message_id.map(MessageId),
             closed_at: at_opt(r.closed_at),
             closed_by: r.closed_by.map(|j| j.0),
             resolution: r.resolution.as_deref().and_then(Resolution::parse),
@@ -132,10 +144,12 @@ pub(crate) struct ViewRow {
     assignee_name: Option<String>,
     bot_name: Option<String>,
     bot_active: Option<bool>,
+    #[sqlx(flatten)]
+    last_message: super::messages::LastMessageRow,
 }
 
 impl ViewRow {
-    fn into_view(self, tags: Vec<String>) -> ConversationView {
+    fn into_view(self, tags: Vec<(String, TagId)>) -> ConversationView {
         let conversation: Conversation = self.conv.into();
         let channel = conversation.channel_id.map(|id| ChannelRef {
             id,
@@ -160,18 +174,20 @@ impl ViewRow {
             name: self.bot_name.unwrap_or_default(),
             active: self.bot_active.unwrap_or(false),
         });
-        ConversationView { conversation, channel, contact, assignee_ref, bot, tags }
+        let last_message = self.last_message.into_message();
+        let (tags, tag_ids) = tags.into_iter().unzip();
+        ConversationView { conversation, channel, contact, assignee_ref, bot, tags, tag_ids, last_message }
     }
 }
 
-/// Tag names of each of `ids`, in the order they were added: one query for a whole page.
-pub(crate) async fn tags_of(conn: &mut Conn, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<String>>> {
-    let mut out: HashMap<Uuid, Vec<String>> = HashMap::new();
+/// Tag names and ids of each of `ids`, in the order they were added: one query for a whole page.
+pub(crate) async fn tags_of(conn: &mut Conn, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<(String, TagId)>>> {
+    let mut out: HashMap<Uuid, Vec<(String, TagId)>> = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
     }
     let mut q = QueryBuilder::<Db>::new(
-        "SELECT ct.conversation_id, t.name FROM conversation_tags ct JOIN tags t ON t.id = ct.tag_id
+        "SELECT ct.conversation_id, t.name, t.id FROM conversation_tags ct JOIN tags t ON t.id = ct.tag_id
          WHERE ct.conversation_id IN (",
     );
     let mut sep = q.separated(", ");
@@ -179,9 +195,9 @@ pub(crate) async fn tags_of(conn: &mut Conn, ids: &[Uuid]) -> Result<HashMap<Uui
         sep.push_bind(*id);
     }
     q.push(") ORDER BY ct.position");
-    let rows: Vec<(Uuid, String)> = q.build_query_as().fetch_all(&mut *conn).await.map_err(db)?;
-    for (id, name) in rows {
-        out.entry(id).or_default().push(name);
+    let rows: Vec<(Uuid, String, Uuid)> = q.build_query_as().fetch_all(&mut *conn).await.map_err(db)?;
+    for (id, name, tag) in rows {
+        out.entry(id).or_default().push((name, TagId(tag)));
     }
     Ok(out)
 }
@@ -250,7 +266,8 @@ pub(crate) async fn save(tx: &mut Tx, c: &Conversation) -> Result<()> {
             priority = $8, assignee_type = $9, assignee_id = $10, bot_id = $11, metadata = $12, message_count = $13,
             unread_count = $14, first_message_at = $15, last_message_at = $16, closed_at = $17, closed_by = $18,
             resolution = $19, closure_reason = $20, reopened_at = $21, reopened_by = $22, assigned_at = $23,
-            assigned_by = $24, transferred_at = $25, transferred_by = $26, source = $27, updated_at = $28
+            assigned_by = $24, transferred_at = $25, transferred_by = $26, source = $27, updated_at = $28,
+            last_message_id = $29, state_label = $30
          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(c.tenant_id.0)
@@ -281,41 +298,63 @@ pub(crate) async fn save(tx: &mut Tx, c: &Conversation) -> Result<()> {
     .bind(actor_json(&c.transferred_by))
     .bind(&c.source)
     .bind(us(c.updated_at))
+    .bind(c.last_message_id.map(|m| m.0))
+    .bind(&c.state_label)
     .execute(&mut **tx)
     .await
     .map_err(conversation_conflict)?;
     Ok(())
 }
 
-/// Inserts a new conversation row.
+/// The INSERT of a new conversation row (no messages yet), before any conflict clause.
+const INSERT: &str =
+    "INSERT INTO conversations (id, tenant_id, channel_id, channel_type, contact_id, subject, status, snoozed_until,
+        priority, assignee_type, assignee_id, bot_id, metadata, message_count, unread_count, assigned_at,
+        assigned_by, source, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, $14, $15, $16, $17, $17)";
+
+/// Inserts a new conversation row; a violation of the one-active index is 409 `CONVERSATION_EXISTS`.
 pub(crate) async fn insert(tx: &mut Tx, c: &Conversation) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO conversations (id, tenant_id, channel_id, channel_type, contact_id, subject, status, snoozed_until,
-            priority, assignee_type, assignee_id, bot_id, metadata, message_count, unread_count, assigned_at,
-            assigned_by, source, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, $14, $15, $16, $17, $17)",
+    insert_with(tx, c, "").await.map(|_| ())
+}
+
+/// Inserts a new active conversation unless the contact already has an active one on the channel
+/// (then nothing is written and it returns `false`: the caller reads that one). The conflict clause
+/// names the partial index of the one-active rule, so a concurrent insert neither fails nor leaves a
+/// PostgreSQL transaction aborted: it waits for the other transaction and then inserts nothing.
+pub(crate) async fn insert_unless_active(tx: &mut Tx, c: &Conversation) -> Result<bool> {
+    insert_with(
+        tx,
+        c,
+        " ON CONFLICT (tenant_id, contact_id, channel_id)
+          WHERE status <> 'closed' AND contact_id IS NOT NULL AND channel_id IS NOT NULL DO NOTHING",
     )
-    .bind(c.id.0)
-    .bind(c.tenant_id.0)
-    .bind(c.channel_id.map(|x| x.0))
-    .bind(&c.channel_type)
-    .bind(c.contact_id.map(|x| x.0))
-    .bind(&c.subject)
-    .bind(c.status.as_str())
-    .bind(us_opt(c.snoozed_until))
-    .bind(c.priority.rank())
-    .bind(c.assignee.map(|a| a.kind.as_str()))
-    .bind(c.assignee.map(|a| a.id))
-    .bind(c.bot_id.map(|x| x.0))
-    .bind(Json(&c.metadata))
-    .bind(us_opt(c.assigned_at))
-    .bind(actor_json(&c.assigned_by))
-    .bind(&c.source)
-    .bind(us(c.created_at))
-    .execute(&mut **tx)
     .await
-    .map_err(conversation_conflict)?;
-    Ok(())
+}
+
+async fn insert_with(tx: &mut Tx, c: &Conversation, on_conflict: &str) -> Result<bool> {
+    let done = sqlx::query(&format!("{INSERT}{on_conflict}"))
+        .bind(c.id.0)
+        .bind(c.tenant_id.0)
+        .bind(c.channel_id.map(|x| x.0))
+        .bind(&c.channel_type)
+        .bind(c.contact_id.map(|x| x.0))
+        .bind(&c.subject)
+        .bind(c.status.as_str())
+        .bind(us_opt(c.snoozed_until))
+        .bind(c.priority.rank())
+        .bind(c.assignee.map(|a| a.kind.as_str()))
+        .bind(c.assignee.map(|a| a.id))
+        .bind(c.bot_id.map(|x| x.0))
+        .bind(Json(&c.metadata))
+        .bind(us_opt(c.assigned_at))
+        .bind(actor_json(&c.assigned_by))
+        .bind(&c.source)
+        .bind(us(c.created_at))
+        .execute(&mut **tx)
+        .await
+        .map_err(conversation_conflict)?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Ends a change: reads the conversation back as a view, appends the event with that snapshot, and

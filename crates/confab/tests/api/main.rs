@@ -4,6 +4,9 @@
 
 mod support;
 
+mod airy;
+mod airy_list;
+mod airy_messages;
 mod auth;
 mod channels;
 mod cli;
@@ -12,5 +15,8 @@ mod conversation_actions;
 mod conversations;
 mod events;
 mod idempotency;
+mod inbound;
+mod messages;
 mod openapi;
+mod search;
 mod users_bots_tags;

@@ -53,6 +53,34 @@ const EXPECTED: &[&str] = &[
     "DELETE /v1/tags/{id}",
 ];
 
+/// Every operation the Airy face serves at the root (issue #3, item 6: `conversations.list` and
+/// `messages.*` join them with the messages face), camelCase aliases included.
+const EXPECTED_AIRY: &[&str] = &[
+    "POST /conversations.info",
+    "POST /conversations.mark-read",
+    "POST /conversations.tag",
+    "POST /conversations.untag",
+    "POST /conversations.set-state",
+    "POST /conversations.setState",
+    "POST /conversations.remove-state",
+    "POST /conversations.removeState",
+    "POST /conversations.update-contact",
+    "POST /conversations.updateContact",
+    "POST /conversations.refetch",
+    "POST /tags.create",
+    "POST /tags.list",
+    "POST /tags.update",
+    "POST /tags.delete",
+    "POST /channels.list",
+    "POST /channels.info",
+    "POST /channels.update",
+    "POST /metadata.upsert",
+    "POST /conversations.list",
+    "POST /messages.list",
+    "POST /messages.send",
+    "POST /messages.resend",
+];
+
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
 
 /// `/v1/conversations/{conversationId}/tags/{tag}` → `/v1/conversations/{}/tags/{}`.
@@ -125,6 +153,44 @@ async fn every_documented_v1_operation_requires_a_key_and_names_its_responses() 
     }
 }
 
+#[tokio::test]
+async fn the_openapi_document_covers_every_airy_endpoint() {
+    let app = TestApp::spawn().await;
+    let doc = openapi(&app).await;
+    let documented: BTreeSet<String> = operations(&doc).iter().map(|(m, p)| format!("{m} {p}")).collect();
+    let missing: Vec<&str> = EXPECTED_AIRY.iter().copied().filter(|e| !documented.contains(*e)).collect();
+    assert!(missing.is_empty(), "not in /openapi.json: {missing:#?}");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["airy_cookie"],
+        json!({"type": "apiKey", "in": "cookie", "name": "airy_auth_token"})
+    );
+}
+
+/// Every documented operation at the root (the Airy face) is POST, declares the bearer and cookie
+/// schemes, and is served: an empty body is a 200 (lists) or a 400 naming a required field, never
+/// a 404 or 405 of an unrouted path, never a 5xx.
+#[tokio::test]
+async fn every_documented_airy_operation_is_a_served_post_with_airys_security() {
+    let app = TestApp::spawn().await;
+    let doc = openapi(&app).await;
+    let airy: Vec<(String, String)> = operations(&doc).into_iter().filter(|(_, p)| !p.starts_with("/v1/")).collect();
+    assert!(airy.len() >= EXPECTED_AIRY.len(), "{airy:?}");
+    for (method, path) in airy {
+        assert_eq!(method, "POST", "{path}");
+        let op = &doc["paths"][&path]["post"];
+        let security = op["security"].as_array().unwrap_or_else(|| panic!("{path} declares no security"));
+        let names: BTreeSet<&str> =
+            security.iter().filter_map(|s| s.as_object()).flat_map(|o| o.keys().map(String::as_str)).collect();
+        assert!(names.contains("bearer") && names.contains("airy_cookie"), "{path} security: {security:?}");
+        assert_eq!(op["tags"], json!(["airy"]), "{path}");
+        let r = app.api().post(&path, json!({})).await;
+        assert!(r.status == 200 || r.status == 400, "POST {path} with {{}} answered {}: {}", r.status, r.text);
+        if r.status == 400 {
+            assert!(r.body["message"].as_str().is_some_and(|m| m.contains("required")), "{path}: {}", r.text);
+        }
+    }
+}
+
 /// Whether a response is the /v1 fallback (no such route) or a 405 (no such method on the route).
 fn is_unrouted(r: &Resp, fallback_message: &str) -> bool {
     r.status == 405 || (r.status == 404 && r.body["error"]["message"] == fallback_message)
@@ -158,12 +224,15 @@ async fn every_documented_operation_is_served() {
 }
 
 /// Routes must be registered through `utoipa_axum::routes!`, which puts them in the document; a
-/// plain axum `.route(` in the face would serve an undocumented endpoint.
+/// plain axum `.route(` in a face would serve an undocumented endpoint.
 #[test]
-fn every_linktor_route_is_registered_through_the_openapi_router() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../confab-api/src/faces/linktor");
+fn every_linktor_and_airy_route_is_registered_through_the_openapi_router() {
+    let faces = concat!(env!("CARGO_MANIFEST_DIR"), "/../confab-api/src/faces");
     let mut offenders = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("the Linktor face's sources") {
+    let entries = ["linktor", "airy"]
+        .into_iter()
+        .flat_map(|face| std::fs::read_dir(format!("{faces}/{face}")).expect("the face's sources"));
+    for entry in entries {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "rs") {
             let source = std::fs::read_to_string(&path).unwrap();
