@@ -74,4 +74,10 @@ id_type!(
     TagId,
     /// A message of a conversation.
     MessageId,
+    /// A G-Tateth inbox (a queue of conversations; not a channel).
+    InboxId,
+    /// A Protocol group of contacts, with its own conversation.
+    GroupId,
+    /// A file attached to a message (Protocol).
+    AttachmentId,
 );

@@ -604,37 +604,12 @@ async fn active_conversation(
             return Ok((conv, false));
         }
         let conv = Conversation {
-            id: ConversationId::new(),
-            tenant_id: ctx.tenant,
             channel_id: Some(channel.id),
             channel_type: Some(channel.channel_type.as_str().to_string()),
             contact_id: Some(contact),
-            subject: None,
-            status: Status::Open,
-            snoozed_until: None,
-            state_label: None,
-            priority: Priority::Normal,
-            assignee: None,
             bot_id: channel.default_bot_id,
-            metadata: JsonMap::new(),
-            message_count: 0,
-            unread_count: 0,
-            first_message_at: None,
-            last_message_at: None,
-            last_message_id: None,
-            closed_at: None,
-            closed_by: None,
-            resolution: None,
-            closure_reason: None,
-            reopened_at: None,
-            reopened_by: None,
-            assigned_at: None,
-            assigned_by: None,
-            transferred_at: None,
-            transferred_by: None,
             source: Some(source.to_string()),
-            created_at: now,
-            updated_at: now,
+            ..Conversation::new(ctx.tenant, now)
         };
         if insert_unless_active(tx, &conv).await? {
             add_participant(tx, conv.id, ActorKind::Contact, contact.0, now).await?;

@@ -2,7 +2,7 @@
 //! assignment, counters and metadata; a view adds the names of what it refers to.
 
 use super::{Actor, ActorKind, BotRef, ChannelRef, ContactRef, JsonMap, Message, NewContact, SortOrder};
-use crate::ids::{BotId, ChannelId, ContactId, ConversationId, MessageId, TagId, TenantId};
+use crate::ids::{BotId, ChannelId, ContactId, ConversationId, GroupId, InboxId, MessageId, TagId, TenantId};
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -153,8 +153,72 @@ pub struct Conversation {
     pub transferred_at: Option<Time>,
     pub transferred_by: Option<Actor>,
     pub source: Option<String>,
+    /// The G-Tateth inbox it belongs to.
+    #[serde(default)]
+    pub inbox_id: Option<InboxId>,
+    /// The Protocol group whose conversation it is.
+    #[serde(default)]
+    pub group_id: Option<GroupId>,
+    /// Protocol: a message of this conversation pinned in it.
+    #[serde(default)]
+    pub pinned_message_id: Option<MessageId>,
+    /// Protocol: the conversation itself is pinned.
+    #[serde(default)]
+    pub is_pinned: bool,
+    /// Protocol: notifications are muted.
+    #[serde(default)]
+    pub is_muted: bool,
+    /// Protocol: archived at (independent of the status).
+    #[serde(default)]
+    pub archived_at: Option<Time>,
     pub created_at: Time,
     pub updated_at: Time,
+}
+
+impl Conversation {
+    /// A new open conversation of `tenant` created at `now`, with nothing else set: callers fill in
+    /// what their create sets.
+    pub fn new(tenant: TenantId, now: Time) -> Self {
+        Conversation {
+            id: ConversationId::new(),
+            tenant_id: tenant,
+            channel_id: None,
+            channel_type: None,
+            contact_id: None,
+            subject: None,
+            status: Status::Open,
+            snoozed_until: None,
+            state_label: None,
+            priority: Priority::Normal,
+            assignee: None,
+            bot_id: None,
+            metadata: JsonMap::new(),
+            message_count: 0,
+            unread_count: 0,
+            first_message_at: None,
+            last_message_at: None,
+            last_message_id: None,
+            closed_at: None,
+            closed_by: None,
+            resolution: None,
+            closure_reason: None,
+            reopened_at: None,
+            reopened_by: None,
+            assigned_at: None,
+            assigned_by: None,
+            transferred_at: None,
+            transferred_by: None,
+            source: None,
+            inbox_id: None,
+            group_id: None,
+            pinned_message_id: None,
+            is_pinned: false,
+            is_muted: false,
+            archived_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// A conversation with the names of what it refers to: what the faces render and what an event's

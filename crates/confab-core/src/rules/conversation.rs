@@ -125,49 +125,14 @@ pub fn wake(conv: &mut Conversation, now: Time) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{ConversationId, TenantId};
-    use crate::model::{Priority, UserRole};
+    use crate::ids::TenantId;
     use crate::time;
 
     fn conv(status: Status) -> Conversation {
-        let now = time::now();
-        Conversation {
-            id: ConversationId::new(),
-            tenant_id: TenantId::new(),
-            channel_id: None,
-            channel_type: None,
-            contact_id: None,
-            subject: None,
-            status,
-            snoozed_until: None,
-            state_label: None,
-            priority: Priority::Normal,
-            assignee: None,
-            bot_id: None,
-            metadata: Default::default(),
-            message_count: 0,
-            unread_count: 0,
-            first_message_at: None,
-            last_message_at: None,
-            last_message_id: None,
-            closed_at: None,
-            closed_by: None,
-            resolution: None,
-            closure_reason: None,
-            reopened_at: None,
-            reopened_by: None,
-            assigned_at: None,
-            assigned_by: None,
-            transferred_at: None,
-            transferred_by: None,
-            source: None,
-            created_at: now,
-            updated_at: now,
-        }
+        Conversation { status, ..Conversation::new(TenantId::new(), time::now()) }
     }
 
     fn agent() -> Actor {
-        let _ = UserRole::Agent;
         Actor::user(crate::ids::UserId::new(), "Agent")
     }
 

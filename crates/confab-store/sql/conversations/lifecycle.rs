@@ -168,37 +168,15 @@ impl ConversationStore for SqlStore {
                 .map_err(|_| Error::not_found_field(Resource::Bot, "botId"))?;
         }
         let mut conv = Conversation {
-            id: ConversationId::new(),
-            tenant_id: ctx.tenant,
             channel_id: new.channel_id,
             channel_type,
             contact_id,
             subject: new.subject,
-            status: Status::Open,
-            snoozed_until: None,
-            state_label: None,
             priority: new.priority,
-            assignee: None,
             bot_id: new.bot_id,
             metadata: new.metadata,
-            message_count: 0,
-            unread_count: 0,
-            first_message_at: None,
-            last_message_at: None,
-            last_message_id: None,
-            closed_at: None,
-            closed_by: None,
-            resolution: None,
-            closure_reason: None,
-            reopened_at: None,
-            reopened_by: None,
-            assigned_at: None,
-            assigned_by: None,
-            transferred_at: None,
-            transferred_by: None,
             source: new.source,
-            created_at: now,
-            updated_at: now,
+            ..Conversation::new(ctx.tenant, now)
         };
         if let Some(a) = assignee {
             conv.assignee = Some(a);

@@ -15,7 +15,8 @@ use super::util::{actor_json, at, at_opt, db, us, us_opt, Tx};
 use crate::dialect::{Db, FOR_UPDATE};
 use confab_core::model::*;
 use confab_core::{
-    time, BotId, ChannelId, ContactId, ConversationId, Error, MessageId, Resource, Result, TagId, TenantId, Time,
+    time, BotId, ChannelId, ContactId, ConversationId, Error, GroupId, InboxId, MessageId, Resource, Result, TagId,
+    TenantId, Time,
 };
 use sqlx::types::Json;
 use sqlx::QueryBuilder;
@@ -29,7 +30,8 @@ const CONV_COLUMNS: &str = "c.id, c.tenant_id, c.channel_id, c.channel_type, c.c
     c.snoozed_until, c.state_label, c.priority, c.assignee_type, c.assignee_id, c.bot_id, c.metadata, c.message_count,
     c.unread_count, c.first_message_at, c.last_message_at, c.last_message_id, c.closed_at, c.closed_by, c.resolution,
     c.closure_reason, c.reopened_at, c.reopened_by, c.assigned_at, c.assigned_by, c.transferred_at,
-    c.transferred_by, c.source, c.created_at, c.updated_at";
+    c.transferred_by, c.source, c.inbox_id, c.group_id, c.pinned_message_id, c.is_pinned, c.is_muted,
+    c.archived_at, c.created_at, c.updated_at";
 
 /// The view's query: the conversation with its channel, contact, assignee, bot and last message in
 /// one pass (the last message by primary key, its columns prefixed `lm_`).
@@ -84,6 +86,12 @@ pub(crate) struct ConvRow {
     transferred_at: Option<i64>,
     transferred_by: Option<Json<Actor>>,
     source: Option<String>,
+    inbox_id: Option<Uuid>,
+    group_id: Option<Uuid>,
+    pinned_message_id: Option<Uuid>,
+    is_pinned: bool,
+    is_muted: bool,
+    archived_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
@@ -124,6 +132,12 @@ impl From<ConvRow> for Conversation {
             transferred_at: at_opt(r.transferred_at),
             transferred_by: r.transferred_by.map(|j| j.0),
             source: r.source,
+            inbox_id: r.inbox_id.map(InboxId),
+            group_id: r.group_id.map(GroupId),
+            pinned_message_id: r.pinned_message_id.map(MessageId),
+            is_pinned: r.is_pinned,
+            is_muted: r.is_muted,
+            archived_at: at_opt(r.archived_at),
             created_at: at(r.created_at),
             updated_at: at(r.updated_at),
         }
@@ -267,7 +281,8 @@ pub(crate) async fn save(tx: &mut Tx, c: &Conversation) -> Result<()> {
             unread_count = $14, first_message_at = $15, last_message_at = $16, closed_at = $17, closed_by = $18,
             resolution = $19, closure_reason = $20, reopened_at = $21, reopened_by = $22, assigned_at = $23,
             assigned_by = $24, transferred_at = $25, transferred_by = $26, source = $27, updated_at = $28,
-            last_message_id = $29, state_label = $30
+            last_message_id = $29, state_label = $30, inbox_id = $31, group_id = $32, pinned_message_id = $33,
+            is_pinned = $34, is_muted = $35, archived_at = $36
          WHERE tenant_id = $1 AND id = $2",
     )
     .bind(c.tenant_id.0)
@@ -300,6 +315,12 @@ pub(crate) async fn save(tx: &mut Tx, c: &Conversation) -> Result<()> {
     .bind(us(c.updated_at))
     .bind(c.last_message_id.map(|m| m.0))
     .bind(&c.state_label)
+    .bind(c.inbox_id.map(|x| x.0))
+    .bind(c.group_id.map(|x| x.0))
+    .bind(c.pinned_message_id.map(|x| x.0))
+    .bind(c.is_pinned)
+    .bind(c.is_muted)
+    .bind(us_opt(c.archived_at))
     .execute(&mut **tx)
     .await
     .map_err(conversation_conflict)?;
@@ -310,8 +331,9 @@ pub(crate) async fn save(tx: &mut Tx, c: &Conversation) -> Result<()> {
 const INSERT: &str =
     "INSERT INTO conversations (id, tenant_id, channel_id, channel_type, contact_id, subject, status, snoozed_until,
         priority, assignee_type, assignee_id, bot_id, metadata, message_count, unread_count, assigned_at,
-        assigned_by, source, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, $14, $15, $16, $17, $17)";
+        assigned_by, source, created_at, updated_at, inbox_id, group_id, is_pinned, is_muted, archived_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, $14, $15, $16, $17, $17, $18, $19, $20, $21,
+        $22)";
 
 /// Inserts a new conversation row; a violation of the one-active index is 409 `CONVERSATION_EXISTS`.
 pub(crate) async fn insert(tx: &mut Tx, c: &Conversation) -> Result<()> {
@@ -351,6 +373,11 @@ async fn insert_with(tx: &mut Tx, c: &Conversation, on_conflict: &str) -> Result
         .bind(actor_json(&c.assigned_by))
         .bind(&c.source)
         .bind(us(c.created_at))
+        .bind(c.inbox_id.map(|x| x.0))
+        .bind(c.group_id.map(|x| x.0))
+        .bind(c.is_pinned)
+        .bind(c.is_muted)
+        .bind(us_opt(c.archived_at))
         .execute(&mut **tx)
         .await
         .map_err(conversation_conflict)?;

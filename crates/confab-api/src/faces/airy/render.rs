@@ -313,36 +313,9 @@ mod tests {
         let now = confab_core::time::now();
         let mut c = Conversation {
             id,
-            tenant_id: confab_core::TenantId::new(),
-            channel_id: None,
             channel_type: Some("twilio.sms".into()),
-            contact_id: None,
-            subject: None,
             status: Status::Snoozed,
-            snoozed_until: None,
-            state_label: None,
-            priority: Priority::Normal,
-            assignee: None,
-            bot_id: None,
-            metadata: JsonMap::new(),
-            message_count: 0,
-            unread_count: 0,
-            first_message_at: None,
-            last_message_at: None,
-            last_message_id: None,
-            closed_at: None,
-            closed_by: None,
-            resolution: None,
-            closure_reason: None,
-            reopened_at: None,
-            reopened_by: None,
-            assigned_at: None,
-            assigned_by: None,
-            transferred_at: None,
-            transferred_by: None,
-            source: None,
-            created_at: now,
-            updated_at: now,
+            ..Conversation::new(confab_core::TenantId::new(), now)
         };
         assert_eq!(default_display_name(&c), "Sms 97622");
         c.channel_type = Some("whatsapp".into());
