@@ -37,11 +37,24 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub store: DynStore,
     pub keys: Arc<auth::KeyCache>,
+    /// Signs the Protocol face's attachment download URLs.
+    pub url_signer: Arc<faces::protocol::UrlSigner>,
 }
 
 impl AppState {
     pub fn new(store: DynStore) -> Self {
-        Self { store, keys: Arc::new(auth::KeyCache::default()) }
+        Self {
+            store,
+            keys: Arc::new(auth::KeyCache::default()),
+            url_signer: Arc::new(faces::protocol::UrlSigner::new(None)),
+        }
+    }
+
+    /// Signs download URLs with `key` (`--url-signing-key`) instead of a random key drawn at start,
+    /// so that they survive restarts and hold on every node.
+    pub fn with_url_signing_key(mut self, key: Option<&str>) -> Self {
+        self.url_signer = Arc::new(faces::protocol::UrlSigner::new(key.map(str::as_bytes)));
+        self
     }
 }
 
@@ -62,6 +75,8 @@ impl AppState {
         (name = "tags", description = "Tags of the organisation"),
         (name = "messages", description = "Linktor messages: send, list, read, delete, delivery reports"),
         (name = "airy", description = "The Airy Core face at the root: dotted RPC endpoints (POST), snake_case JSON"),
+        (name = "gtateth", description = "The G-Tateth helpdesk face at /api/v1: conversations, customers, inboxes; {success, data} envelopes"),
+        (name = "protocol", description = "The Protocol face at /protocol/v1: conversations, contacts, groups, messages, attachments; bare snake_case objects, form-encoded or JSON bodies"),
         (name = "service", description = "Health and documentation"),
     )
 )]
@@ -72,6 +87,8 @@ pub fn app(state: AppState) -> Router {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/v1", faces::linktor::router(state.clone()))
         .merge(faces::airy::router(state.clone()))
+        .nest("/api/v1", faces::gtateth::router(state.clone()))
+        .nest("/protocol/v1", faces::protocol::router(state.clone()))
         .split_for_parts();
     router
         .merge(service::router(openapi))
@@ -86,7 +103,9 @@ pub fn app(state: AppState) -> Router {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let state_free = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .nest("/v1", faces::linktor::routes())
-        .merge(faces::airy::routes());
+        .merge(faces::airy::routes())
+        .nest("/api/v1", faces::gtateth::routes())
+        .nest("/protocol/v1", faces::protocol::routes());
     state_free.into_openapi()
 }
 

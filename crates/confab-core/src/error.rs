@@ -20,6 +20,9 @@ pub enum Resource {
     ApiKey,
     Tenant,
     Message,
+    Inbox,
+    Group,
+    Attachment,
 }
 
 impl Resource {
@@ -37,6 +40,9 @@ impl Resource {
             Resource::ApiKey => "API_KEY_NOT_FOUND",
             Resource::Tenant => "TENANT_NOT_FOUND",
             Resource::Message => "MESSAGE_NOT_FOUND",
+            Resource::Inbox => "INBOX_NOT_FOUND",
+            Resource::Group => "GROUP_NOT_FOUND",
+            Resource::Attachment => "ATTACHMENT_NOT_FOUND",
         }
     }
 
@@ -54,6 +60,9 @@ impl Resource {
             Resource::ApiKey => "API key",
             Resource::Tenant => "tenant",
             Resource::Message => "message",
+            Resource::Inbox => "inbox",
+            Resource::Group => "group",
+            Resource::Attachment => "attachment",
         }
     }
 }

@@ -18,11 +18,12 @@ use sqlx::types::Json;
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
-const COLUMNS: &str = "id, tenant_id, name, first_name, last_name, username, display_name, phone, email, avatar_url,
+pub(crate) const COLUMNS: &str =
+    "id, tenant_id, name, first_name, last_name, username, display_name, phone, email, avatar_url,
     company, job_title, tier, status, tags, metadata, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
-struct ContactRow {
+pub(crate) struct ContactRow {
     id: Uuid,
     tenant_id: Uuid,
     name: Option<String>,

@@ -15,7 +15,8 @@
 use async_trait::async_trait;
 use confab_core::model::*;
 use confab_core::{
-    ApiKeyId, BotId, ChannelId, ContactId, ConversationId, MessageId, Result, TagId, TenantId, Time, UserId,
+    ApiKeyId, AttachmentId, BotId, ChannelId, ContactId, ConversationId, GroupId, InboxId, MessageId, Result, TagId,
+    TenantId, Time, UserId,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -28,6 +29,9 @@ pub trait Store:
     + BotStore
     + TagStore
     + ConversationStore
+    + ConversationDeleteStore
+    + ProtocolStore
+    + InboxStore
     + MessageStore
     + IdempotencyStore
     + EventStore
@@ -44,6 +48,9 @@ impl<T> Store for T where
         + BotStore
         + TagStore
         + ConversationStore
+        + ConversationDeleteStore
+        + ProtocolStore
+        + InboxStore
         + MessageStore
         + IdempotencyStore
         + EventStore
@@ -149,8 +156,10 @@ pub trait TagStore {
 /// Conversations: the lifecycle operations. Each returns the conversation after the change.
 #[async_trait]
 pub trait ConversationStore {
-    /// 404 `CHANNEL_NOT_FOUND`/`CONTACT_NOT_FOUND`/`ASSIGNEE_NOT_FOUND`/`BOT_NOT_FOUND`; 409
-    /// `CONVERSATION_EXISTS` when the contact has an active conversation on the channel.
+    /// 404 `CHANNEL_NOT_FOUND`/`CONTACT_NOT_FOUND`/`ASSIGNEE_NOT_FOUND`/`BOT_NOT_FOUND`/`INBOX_NOT_FOUND`
+    /// (naming `inboxId`; the inbox row is locked so that a concurrent delete of it waits); 409
+    /// `CONVERSATION_EXISTS` when the contact has an active conversation on the channel. Without a
+    /// channel, `channel_type` is stored as given and the one-active rule does not apply.
     async fn create_conversation(&self, ctx: &Ctx, new: NewConversation) -> Result<ConversationView>;
     async fn get_conversation(&self, ctx: &Ctx, id: ConversationId) -> Result<ConversationView>;
     async fn list_conversations(
@@ -251,6 +260,280 @@ pub trait ConversationStore {
         offset: u64,
         limit: u32,
     ) -> Result<Page<ConversationView>>;
+}
+
+/// Deleting a conversation (Protocol and G-Tateth).
+#[async_trait]
+pub trait ConversationDeleteStore {
+    /// Removes the conversation and its messages (with their attachments), and appends
+    /// `conversation.deleted` with the last snapshot and data `{reason}`. Its events stay (they
+    /// still feed webhooks and the stream); its timeline is then 404. 404 `CONVERSATION_NOT_FOUND`.
+    async fn delete_conversation(&self, ctx: &Ctx, id: ConversationId, reason: Option<String>) -> Result<()>;
+}
+
+/// A G-Tateth inbox: a named queue conversations belong to (not a channel).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inbox {
+    pub id: InboxId,
+    pub tenant_id: TenantId,
+    /// Unique per tenant, case-insensitively.
+    pub name: String,
+    pub description: Option<String>,
+    /// The channel type its conversations default to (a Confab channel type: `email`, `webchat`, …).
+    pub channel: Option<String>,
+    pub is_active: bool,
+    pub created_at: Time,
+    pub updated_at: Time,
+}
+
+/// Fields of a new inbox.
+#[derive(Clone, Debug)]
+pub struct NewInbox {
+    pub name: String,
+    pub description: Option<String>,
+    pub channel: Option<String>,
+    pub is_active: bool,
+}
+
+/// A partial update of an inbox: `None` leaves a field, `Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct InboxPatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub channel: Option<Option<String>>,
+    pub is_active: Option<bool>,
+}
+
+/// Inboxes (G-Tateth). They append no events: no face documents inbox events.
+#[async_trait]
+pub trait InboxStore {
+    /// 409 `INBOX_EXISTS` (naming `name`) when the tenant has an inbox of that name (any case).
+    async fn create_inbox(&self, ctx: &Ctx, inbox: NewInbox) -> Result<Inbox>;
+    /// Oldest first (created time, then id).
+    async fn list_inboxes(&self, ctx: &Ctx, page: PageRequest) -> Result<Page<Inbox>>;
+    /// 404 `INBOX_NOT_FOUND`.
+    async fn get_inbox(&self, ctx: &Ctx, id: InboxId) -> Result<Inbox>;
+    /// 404 `INBOX_NOT_FOUND`; 409 `INBOX_EXISTS` when the new name is taken.
+    async fn update_inbox(&self, ctx: &Ctx, id: InboxId, patch: InboxPatch) -> Result<Inbox>;
+    /// 404 `INBOX_NOT_FOUND`; 409 `INBOX_NOT_EMPTY` while conversations belong to it.
+    async fn delete_inbox(&self, ctx: &Ctx, id: InboxId) -> Result<()>;
+}
+
+/// A cursor page request of the Protocol face: at most `limit` items, newest first (created time,
+/// then id), after the item `after` or before the item `before` (at most one of them).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cursor {
+    pub limit: u32,
+    /// `starting_after`: the items older than this one.
+    pub after: Option<Uuid>,
+    /// `ending_before`: the items newer than this one (the page just before it).
+    pub before: Option<Uuid>,
+}
+
+/// A page by cursor, newest first; `has_more` says whether more items lie beyond it in the
+/// direction the page was read (older for `after` or no cursor, newer for `before`).
+#[derive(Clone, Debug)]
+pub struct CursorList<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+}
+
+/// Filters of the Protocol conversation list: `None` is no filter, `Some(true)` only those,
+/// `Some(false)` only the others.
+#[derive(Clone, Debug, Default)]
+pub struct ProtocolConversationFilter {
+    pub muted: Option<bool>,
+    pub archived: Option<bool>,
+    pub pinned: Option<bool>,
+    pub group_id: Option<GroupId>,
+}
+
+/// Who a Protocol conversation is with.
+#[derive(Clone, Copy, Debug)]
+pub enum ProtocolTarget {
+    Contact(ContactId),
+    Group(GroupId),
+}
+
+/// Protocol's `PUT /conversations/:id`: `None` leaves a field, `Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct ProtocolConversationPatch {
+    /// Must be a message of this conversation (404 naming `pinned_message_id`).
+    pub pinned_message_id: Option<Option<MessageId>>,
+    pub is_pinned: Option<bool>,
+    pub is_muted: Option<bool>,
+    pub archived_at: Option<Option<Time>>,
+}
+
+/// A contact as Protocol shows it: with its Protocol conversation and last activity.
+#[derive(Clone, Debug)]
+pub struct ProtocolContact {
+    pub contact: Contact,
+    /// The contact's channel-less Protocol conversation, once created.
+    pub conversation_id: Option<ConversationId>,
+    /// The newest message time of the contact's conversations.
+    pub last_active_at: Option<Time>,
+}
+
+/// A group of contacts with its conversation.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    pub description: Option<String>,
+    pub avatar_url: Option<String>,
+    pub conversation_id: Option<ConversationId>,
+    /// In the order they were added.
+    pub contacts: Vec<ProtocolContact>,
+    pub archived_at: Option<Time>,
+    pub created_at: Time,
+    pub updated_at: Time,
+}
+
+/// Fields of a new group.
+#[derive(Clone, Debug, Default)]
+pub struct NewGroup {
+    pub name: String,
+    pub description: Option<String>,
+    pub avatar_url: Option<String>,
+    /// Each must exist (404 naming `contacts`).
+    pub contacts: Vec<ContactId>,
+}
+
+/// A partial update of a group: `None` leaves a field, `Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct GroupPatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+    /// Replaces the members.
+    pub contacts: Option<Vec<ContactId>>,
+    pub archived_at: Option<Option<Time>>,
+}
+
+/// A stored file (without its bytes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub message_id: Option<MessageId>,
+    pub conversation_id: Option<ConversationId>,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub created_at: Time,
+}
+
+/// A new file.
+#[derive(Clone, Debug)]
+pub struct NewAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+/// A message as Protocol shows it: with its reactions, attachments and edit time.
+#[derive(Clone, Debug)]
+pub struct ProtocolMessage {
+    pub message: Message,
+    /// `{emoji: [usernames]}`, keys sorted.
+    pub reactions: std::collections::BTreeMap<String, Vec<String>>,
+    pub attachments: Vec<Attachment>,
+    /// The last `PUT` that changed it.
+    pub updated_at: Option<Time>,
+}
+
+/// Protocol's `PUT /messages/:id`.
+#[derive(Clone, Debug, Default)]
+pub struct ProtocolMessagePatch {
+    pub text: Option<String>,
+    /// Replaces the reactions.
+    pub reactions: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// Replaces the attachments (ids of unattached attachments, or of this message's).
+    pub attachments: Option<Vec<AttachmentId>>,
+}
+
+/// What the Protocol face needs beyond the shared operations: cursor lists, one conversation per
+/// contact or group, per-user last-opened times, groups, reactions and attachments.
+#[async_trait]
+pub trait ProtocolStore {
+    /// Every conversation of the tenant (any face), newest created first. 400 naming
+    /// `starting_after`/`ending_before` for a cursor that is not a conversation of the tenant.
+    async fn protocol_conversations(
+        &self,
+        ctx: &Ctx,
+        filter: &ProtocolConversationFilter,
+        cursor: Cursor,
+    ) -> Result<CursorList<ConversationView>>;
+    /// The contact's (channel-less) or the group's conversation: the existing one (`false`) or a new
+    /// one (`true`, `conversation.created`). 404 naming `contact_id`/`group_id`.
+    async fn protocol_open_conversation(&self, ctx: &Ctx, target: ProtocolTarget) -> Result<(ConversationView, bool)>;
+    /// One `conversation.updated` when something changed.
+    async fn protocol_update_conversation(
+        &self,
+        ctx: &Ctx,
+        id: ConversationId,
+        patch: ProtocolConversationPatch,
+    ) -> Result<ConversationView>;
+    /// When `user` last opened each of `ids`.
+    async fn last_opened(
+        &self,
+        user: UserId,
+        ids: &[ConversationId],
+    ) -> Result<std::collections::HashMap<ConversationId, Time>>;
+    /// Records that `user` opened the conversations at `at` (a later time wins; no event).
+    async fn record_opened(&self, user: UserId, opened: &[(ConversationId, Time)]) -> Result<()>;
+
+    async fn protocol_contacts(&self, ctx: &Ctx, cursor: Cursor) -> Result<CursorList<ProtocolContact>>;
+    async fn protocol_contact(&self, ctx: &Ctx, id: ContactId) -> Result<ProtocolContact>;
+    /// Deletes the contact and its Protocol conversation (with its messages); its conversations on
+    /// channels remain, without a contact.
+    async fn protocol_delete_contact(&self, ctx: &Ctx, id: ContactId) -> Result<()>;
+
+    async fn protocol_messages(
+        &self,
+        ctx: &Ctx,
+        conversation: Option<ConversationId>,
+        cursor: Cursor,
+    ) -> Result<CursorList<ProtocolMessage>>;
+    async fn protocol_message(&self, ctx: &Ctx, id: MessageId) -> Result<ProtocolMessage>;
+    /// An outbound text message from the context's actor, with `attachments` (each not yet on a
+    /// message: 404 naming `attachments` otherwise), in one transaction (`message.sent`). 404 naming
+    /// `conversation_id`; `CHANNEL_NOT_CONNECTED` when the conversation's channel is inactive.
+    async fn protocol_send_message(
+        &self,
+        ctx: &Ctx,
+        conversation: ConversationId,
+        text: String,
+        attachments: &[AttachmentId],
+    ) -> Result<ProtocolMessage>;
+    /// Changes a message's text, reactions or attachments (`message.updated`).
+    async fn protocol_update_message(
+        &self,
+        ctx: &Ctx,
+        id: MessageId,
+        patch: ProtocolMessagePatch,
+    ) -> Result<ProtocolMessage>;
+
+    async fn list_groups(&self, ctx: &Ctx, archived: Option<bool>, cursor: Cursor) -> Result<CursorList<Group>>;
+    /// Creates the group and its conversation (`conversation.created`).
+    async fn create_group(&self, ctx: &Ctx, group: NewGroup) -> Result<Group>;
+    async fn get_group(&self, ctx: &Ctx, id: GroupId) -> Result<Group>;
+    async fn update_group(&self, ctx: &Ctx, id: GroupId, patch: GroupPatch) -> Result<Group>;
+    /// Deletes the group, its conversation and the conversation's messages.
+    async fn delete_group(&self, ctx: &Ctx, id: GroupId) -> Result<()>;
+
+    async fn create_attachment(&self, ctx: &Ctx, new: NewAttachment) -> Result<Attachment>;
+    async fn list_attachments(
+        &self,
+        ctx: &Ctx,
+        conversation: Option<ConversationId>,
+        cursor: Cursor,
+    ) -> Result<CursorList<Attachment>>;
+    async fn get_attachment(&self, ctx: &Ctx, id: AttachmentId) -> Result<Attachment>;
+    async fn rename_attachment(&self, ctx: &Ctx, id: AttachmentId, filename: String) -> Result<Attachment>;
+    async fn delete_attachment(&self, ctx: &Ctx, id: AttachmentId) -> Result<()>;
+    /// The file and its bytes, by id alone (a signed URL has already proven access).
+    async fn attachment_data(&self, id: AttachmentId) -> Result<(Attachment, Vec<u8>)>;
 }
 
 /// Messages. Each write updates the conversation's counters, first/last message times and last

@@ -30,7 +30,7 @@ pub enum LogFormat {
 pub struct Database {
     /// Where the data lives: `sqlite://confab.db` (created if missing) or `postgres://user@host/db`.
     /// Pending migrations are applied first.
-    #[arg(long, env = "CONFAB_DATABASE_URL", default_value = "sqlite://confab.db")]
+    #[arg(long, env = "CONFAB_DATABASE_URL", default_value = "sqlite://confab.db", hide_env_values = true)]
     pub database_url: String,
 }
 
@@ -41,6 +41,11 @@ pub enum Command {
         /// The address to listen on.
         #[arg(long, env = "CONFAB_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// The secret that signs the Protocol face's attachment download URLs (`file_url`, valid one
+        /// hour). Without it a random one is drawn at start: URLs then stop working at a restart and
+        /// are not valid on other nodes, so set it when running several nodes.
+        #[arg(long, env = "CONFAB_URL_SIGNING_KEY", hide_env_values = true)]
+        url_signing_key: Option<String>,
         #[command(flatten)]
         db: Database,
     },
@@ -123,11 +128,12 @@ pub fn run() -> ExitCode {
 
 async fn execute(command: Command) -> Result<(), String> {
     match command {
-        Command::Serve { listen, db } => {
+        Command::Serve { listen, url_signing_key, db } => {
             let opened = store::open(&db.database_url).await.map_err(|e| e.to_string())?;
             let listener =
                 tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-            let running = server::start(listener, opened.store.clone()).map_err(|e| e.to_string())?;
+            let running =
+                server::start_with(listener, opened.store.clone(), url_signing_key).map_err(|e| e.to_string())?;
             tracing::info!(address = %running.addr, database = %store::redact(&db.database_url), "confab listening on http://{}", running.addr);
             let stopper = running.stopper();
             tokio::spawn(async move {

@@ -41,6 +41,12 @@ impl Running {
 /// Starts serving on `listener` with the workers. The listener is bound by the caller, so a test can
 /// bind port 0 and know the address before the first request.
 pub fn start(listener: TcpListener, store: DynStore) -> std::io::Result<Running> {
+    start_with(listener, store, None)
+}
+
+/// [`start`] with the key that signs attachment download URLs (`--url-signing-key`); without one a
+/// random key is drawn, and the URLs then do not survive a restart nor hold on other nodes.
+pub fn start_with(listener: TcpListener, store: DynStore, url_signing_key: Option<String>) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let workers = vec![
@@ -52,7 +58,11 @@ pub fn start(listener: TcpListener, store: DynStore) -> std::io::Result<Running>
     let shutdown = async move {
         let _ = on_stop.wait_for(|s| *s).await;
     };
-    let server = tokio::spawn(confab_api::serve(listener, AppState::new(store), shutdown));
+    let server = tokio::spawn(confab_api::serve(
+        listener,
+        AppState::new(store).with_url_signing_key(url_signing_key.as_deref()),
+        shutdown,
+    ));
     Ok(Running { addr, stop, server, workers })
 }
 

@@ -5,7 +5,11 @@
 //! |---|---|---|
 //! | Linktor | `/v1` | [`linktor`] |
 //! | Airy Core | `/` (`/conversations.info`, …) | [`airy`] |
+//! | G-Tateth helpdesk | `/api/v1` | [`gtateth`] |
+//! | Protocol | `/protocol/v1` | [`protocol`] |
 
 pub mod airy;
+pub mod gtateth;
 pub mod linktor;
 pub mod params;
+pub mod protocol;

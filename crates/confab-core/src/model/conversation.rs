@@ -264,6 +264,11 @@ pub struct NewConversation {
     pub metadata: JsonMap,
     pub tags: Vec<String>,
     pub source: Option<String>,
+    /// The G-Tateth inbox (checked to exist: 404 naming `inboxId`).
+    pub inbox_id: Option<InboxId>,
+    /// The channel type of a conversation without a channel (G-Tateth's `channel`); ignored when
+    /// `channel_id` is set (the channel's type is copied then).
+    pub channel_type: Option<String>,
 }
 
 /// Airy's conversation state (`conversations.set-state` / `.remove-state`). `OPEN` and `CLOSED` are
@@ -352,6 +357,9 @@ pub struct ConversationFilter {
     pub assignee_id: Option<Uuid>,
     pub contact_id: Option<ContactId>,
     pub bot_id: Option<BotId>,
+    /// The G-Tateth inbox.
+    pub inbox_id: Option<InboxId>,
+    pub priority: Option<Priority>,
     /// Created at or after.
     pub created_from: Option<Time>,
     /// Created at or before.

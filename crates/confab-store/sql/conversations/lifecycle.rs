@@ -137,12 +137,19 @@ impl ConversationStore for SqlStore {
     async fn create_conversation(&self, ctx: &Ctx, new: NewConversation) -> Result<ConversationView> {
         let now = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
-        let mut channel_type = None;
-        if let Some(channel_id) = new.channel_id {
+        let channel_type = if let Some(channel_id) = new.channel_id {
             let channel = crate::sql::channels::load_in_tx(&mut tx, ctx.tenant, channel_id, false)
                 .await?
                 .ok_or_else(|| Error::not_found_field(Resource::Channel, "channelId"))?;
-            channel_type = Some(channel.channel_type.as_str().to_string());
+            Some(channel.channel_type.as_str().to_string())
+        } else {
+            // Without a channel (G-Tateth tickets), the type is the one given.
+            new.channel_type.clone()
+        };
+        if let Some(inbox) = new.inbox_id {
+            crate::sql::inboxes::lock_in_tx(&mut tx, ctx.tenant, inbox)
+                .await?
+                .ok_or_else(|| Error::not_found_field(Resource::Inbox, "inboxId"))?;
         }
         let contact_id = match new.contact {
             None => None,
@@ -176,6 +183,7 @@ impl ConversationStore for SqlStore {
             bot_id: new.bot_id,
             metadata: new.metadata,
             source: new.source,
+            inbox_id: new.inbox_id,
             ..Conversation::new(ctx.tenant, now)
         };
         if let Some(a) = assignee {

@@ -42,6 +42,12 @@ fn push_filters(q: &mut QueryBuilder<'_, Db>, tenant: TenantId, f: &Conversation
     if let Some(id) = f.bot_id {
         q.push(" AND c.bot_id = ").push_bind(id.0);
     }
+    if let Some(id) = f.inbox_id {
+        q.push(" AND c.inbox_id = ").push_bind(id.0);
+    }
+    if let Some(p) = f.priority {
+        q.push(" AND c.priority = ").push_bind(p.rank());
+    }
     if let Some(t) = f.created_from {
         q.push(" AND c.created_at >= ").push_bind(us(t));
     }

@@ -3,10 +3,12 @@
 
 mod actions;
 mod airy;
+mod delete;
 mod lifecycle;
 mod list;
 mod participants;
 
+pub(crate) use delete::delete_in_tx;
 pub(crate) use lifecycle::{active_on_channel, close_in_tx};
 pub(crate) use participants::add_participant;
 

@@ -305,6 +305,8 @@ async fn positions_are_commit_ordered_gapless_and_never_go_back_under_concurrent
                     metadata: Default::default(),
                     tags: Vec::new(),
                     source: None,
+                    inbox_id: None,
+                    channel_type: None,
                 };
                 let view = store.create_conversation(&ctx, new).await.expect("create");
                 let patch = ConversationPatch { priority: Some(Priority::High), ..Default::default() };

@@ -173,7 +173,7 @@ async fn the_openapi_document_covers_every_airy_endpoint() {
 async fn every_documented_airy_operation_is_a_served_post_with_airys_security() {
     let app = TestApp::spawn().await;
     let doc = openapi(&app).await;
-    let airy: Vec<(String, String)> = operations(&doc).into_iter().filter(|(_, p)| !p.starts_with("/v1/")).collect();
+    let airy: Vec<(String, String)> = operations(&doc).into_iter().filter(|(_, p)| is_airy(p)).collect();
     assert!(airy.len() >= EXPECTED_AIRY.len(), "{airy:?}");
     for (method, path) in airy {
         assert_eq!(method, "POST", "{path}");
@@ -188,6 +188,68 @@ async fn every_documented_airy_operation_is_a_served_post_with_airys_security() 
         if r.status == 400 {
             assert!(r.body["message"].as_str().is_some_and(|m| m.contains("required")), "{path}: {}", r.text);
         }
+    }
+}
+
+/// Whether a documented path is one of the Airy face's (at the root, not under another face's mount).
+fn is_airy(path: &str) -> bool {
+    !["/v1/", "/api/v1/", "/protocol/v1/"].iter().any(|mount| path.starts_with(mount))
+}
+
+/// Every operation of the G-Tateth face at /api/v1 (issue #4, items 5–8).
+const EXPECTED_GTATETH: &[&str] = &[
+    "GET /api/v1/health",
+    "GET /api/v1/conversations",
+    "POST /api/v1/conversations",
+    "GET /api/v1/conversations/{id}",
+    "PUT /api/v1/conversations/{id}",
+    "DELETE /api/v1/conversations/{id}",
+    "GET /api/v1/customers",
+    "POST /api/v1/customers",
+    "GET /api/v1/customers/{id}",
+    "PUT /api/v1/customers/{id}",
+    "DELETE /api/v1/customers/{id}",
+    "GET /api/v1/inboxes",
+    "POST /api/v1/inboxes",
+    "GET /api/v1/inboxes/{id}",
+    "PUT /api/v1/inboxes/{id}",
+    "DELETE /api/v1/inboxes/{id}",
+];
+
+/// Every G-Tateth operation is documented, tagged `gtateth`, declares both key schemes (but
+/// `/health`, which needs no key), and is served: with made-up ids and `{}` bodies it answers below
+/// 500 and is not the face's fallback 404.
+#[tokio::test]
+async fn the_openapi_document_covers_every_gtateth_endpoint_and_each_is_served() {
+    let app = TestApp::spawn().await;
+    let doc = openapi(&app).await;
+    let documented: BTreeSet<String> = operations(&doc).iter().map(|(m, p)| format!("{m} {}", shape(p))).collect();
+    let missing: Vec<&str> = EXPECTED_GTATETH.iter().copied().filter(|e| !documented.contains(&shape(e))).collect();
+    assert!(missing.is_empty(), "not in /openapi.json: {missing:#?}");
+    let api = app.api();
+    let fallback = api.get("/api/v1/no-such-endpoint").await;
+    assert_eq!((fallback.status, &fallback.body["error"]["code"]), (404, &json!("NOT_FOUND")), "{}", fallback.text);
+    let fallback_message = fallback.body["error"]["message"].as_str().unwrap().to_string();
+    let some_id = uuid::Uuid::now_v7().to_string();
+    for (method, path) in operations(&doc).into_iter().filter(|(_, p)| p.starts_with("/api/v1/")) {
+        let op = &doc["paths"][&path][method.to_lowercase()];
+        assert_eq!(op["tags"], json!(["gtateth"]), "{method} {path}");
+        if path != "/api/v1/health" {
+            let security = op["security"].as_array().unwrap_or_else(|| panic!("{method} {path} declares no security"));
+            let names: BTreeSet<&str> =
+                security.iter().filter_map(|s| s.as_object()).flat_map(|o| o.keys().map(String::as_str)).collect();
+            assert!(names.contains("bearer") && names.contains("api_key"), "{method} {path} security: {security:?}");
+        }
+        let concrete = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { some_id.as_str() } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let m = Method::from_bytes(method.as_bytes()).unwrap();
+        let body = matches!(m, Method::POST | Method::PUT).then(|| json!({}));
+        let r = api.send(m, &concrete, body).await;
+        assert!(r.status < 500, "{method} {concrete} answered {}: {}", r.status, r.text);
+        assert!(!is_unrouted(&r, &fallback_message), "{method} {path} is documented but not served");
     }
 }
 
@@ -229,7 +291,7 @@ async fn every_documented_operation_is_served() {
 fn every_linktor_and_airy_route_is_registered_through_the_openapi_router() {
     let faces = concat!(env!("CARGO_MANIFEST_DIR"), "/../confab-api/src/faces");
     let mut offenders = Vec::new();
-    let entries = ["linktor", "airy"]
+    let entries = ["linktor", "airy", "gtateth", "protocol"]
         .into_iter()
         .flat_map(|face| std::fs::read_dir(format!("{faces}/{face}")).expect("the face's sources"));
     for entry in entries {
@@ -280,4 +342,83 @@ async fn an_unknown_v1_route_is_404_resource_not_found_in_the_linktor_envelope()
     }
     // Without a key, the key is what is missing.
     app.anonymous().get("/v1/wormholes/42").await.expect_error(401, "AUTHENTICATION_REQUIRED");
+}
+
+/// Every operation of the Protocol face at /protocol/v1 (issue #4, items 1–4): the five resources of
+/// the reference (§2.6) and the signed file download.
+const EXPECTED_PROTOCOL: &[&str] = &[
+    "GET /protocol/v1/conversations",
+    "POST /protocol/v1/conversations",
+    "GET /protocol/v1/conversations/{id}",
+    "PUT /protocol/v1/conversations/{id}",
+    "DELETE /protocol/v1/conversations/{id}",
+    "GET /protocol/v1/contacts",
+    "POST /protocol/v1/contacts",
+    "GET /protocol/v1/contacts/{id}",
+    "PUT /protocol/v1/contacts/{id}",
+    "DELETE /protocol/v1/contacts/{id}",
+    "GET /protocol/v1/groups",
+    "POST /protocol/v1/groups",
+    "GET /protocol/v1/groups/{id}",
+    "PUT /protocol/v1/groups/{id}",
+    "DELETE /protocol/v1/groups/{id}",
+    "GET /protocol/v1/messages",
+    "POST /protocol/v1/messages",
+    "GET /protocol/v1/messages/{id}",
+    "PUT /protocol/v1/messages/{id}",
+    "DELETE /protocol/v1/messages/{id}",
+    "GET /protocol/v1/attachments",
+    "POST /protocol/v1/attachments",
+    "GET /protocol/v1/attachments/{id}",
+    "PUT /protocol/v1/attachments/{id}",
+    "DELETE /protocol/v1/attachments/{id}",
+    "GET /protocol/v1/files/{id}",
+];
+
+/// Every Protocol operation is documented, tagged `protocol`, declares the bearer scheme (but the
+/// signed download, which needs no key), and is served: with made-up ids and `{}` bodies it answers
+/// below 500 and is not the face's fallback 404.
+#[tokio::test]
+async fn the_openapi_document_covers_every_protocol_endpoint_and_each_is_served() {
+    let app = TestApp::spawn().await;
+    let doc = openapi(&app).await;
+    let documented: BTreeSet<String> = operations(&doc).iter().map(|(m, p)| format!("{m} {}", shape(p))).collect();
+    let missing: Vec<&str> = EXPECTED_PROTOCOL.iter().copied().filter(|e| !documented.contains(&shape(e))).collect();
+    assert!(missing.is_empty(), "not in /openapi.json: {missing:#?}");
+    let api = app.api();
+    let fallback = api.get("/protocol/v1/no-such-endpoint").await;
+    assert_eq!((fallback.status, &fallback.body["type"]), (404, &json!("invalid_request")), "{}", fallback.text);
+    let fallback_message = fallback.body["message"].as_str().unwrap().to_string();
+    let some_id = uuid::Uuid::now_v7().to_string();
+    // The face's schemas carry its name, so that no other face's schema of the same shape name
+    // replaces them.
+    assert_eq!(doc["components"]["securitySchemes"]["basic"], json!({"type": "http", "scheme": "basic"}));
+    let conversation = &doc["components"]["schemas"]["ProtocolConversationJson"]["properties"];
+    assert!(conversation["last_opened_at"].is_object() && conversation["is_muted"].is_object(), "{conversation}");
+    let protocol: Vec<(String, String)> =
+        operations(&doc).into_iter().filter(|(_, p)| p.starts_with("/protocol/v1/")).collect();
+    assert_eq!(protocol.len(), EXPECTED_PROTOCOL.len(), "{protocol:#?}");
+    for (method, path) in protocol {
+        let op = &doc["paths"][&path][method.to_lowercase()];
+        assert_eq!(op["tags"], json!(["protocol"]), "{method} {path}");
+        if !path.starts_with("/protocol/v1/files/") {
+            let security = op["security"].as_array().unwrap_or_else(|| panic!("{method} {path} declares no security"));
+            let names: BTreeSet<&str> =
+                security.iter().filter_map(|s| s.as_object()).flat_map(|o| o.keys().map(String::as_str)).collect();
+            assert!(names.contains("bearer") && names.contains("basic"), "{method} {path} security: {security:?}");
+        }
+        let concrete = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { some_id.as_str() } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let m = Method::from_bytes(method.as_bytes()).unwrap();
+        let body = matches!(m, Method::POST | Method::PUT).then(|| json!({}));
+        let r = api.send(m, &concrete, body).await;
+        assert!(r.status < 500, "{method} {concrete} answered {}: {}", r.status, r.text);
+        assert!(
+            r.status != 405 && !(r.status == 404 && r.body["message"] == fallback_message),
+            "{method} {path} is documented but not served"
+        );
+    }
 }

@@ -406,6 +406,7 @@ async fn list_conversations(
         search,
         sort: sort.unwrap_or_default(),
         order: order.unwrap_or_default(),
+        ..Default::default()
     };
     let conversations = s.store.list_conversations(&ctx, &filter, page).await?;
     Ok(envelope::page_of(conversations, page, resource))
@@ -661,6 +662,8 @@ async fn create_conversation(
         metadata: metadata.unwrap_or_default(),
         tags,
         source: Some("api".into()),
+        inbox_id: None,
+        channel_type: None,
     };
     let view = s.store.create_conversation(&ctx, new).await?;
     Ok(envelope::one(StatusCode::CREATED, resource(view)))
