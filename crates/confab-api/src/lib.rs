@@ -39,6 +39,10 @@ pub struct AppState {
     pub keys: Arc<auth::KeyCache>,
     /// Signs the Protocol face's attachment download URLs.
     pub url_signer: Arc<faces::protocol::UrlSigner>,
+    /// Wakes the realtime event streams (advanced by the position relay).
+    pub events: confab_events::EventNotifier,
+    /// `--allow-insecure-webhooks`: receivers may be http and private addresses.
+    pub allow_insecure_webhooks: bool,
 }
 
 impl AppState {
@@ -47,11 +51,25 @@ impl AppState {
             store,
             keys: Arc::new(auth::KeyCache::default()),
             url_signer: Arc::new(faces::protocol::UrlSigner::new(None)),
+            events: confab_events::EventNotifier::default(),
+            allow_insecure_webhooks: false,
         }
+    }
+
+    /// Streams wake on `notifier`, the one the position relay advances.
+    pub fn with_event_notifier(mut self, notifier: confab_events::EventNotifier) -> Self {
+        self.events = notifier;
+        self
     }
 
     /// Signs download URLs with `key` (`--url-signing-key`) instead of a random key drawn at start,
     /// so that they survive restarts and hold on every node.
+    /// Accepts http and private webhook receivers (`--allow-insecure-webhooks`).
+    pub fn with_allow_insecure_webhooks(mut self, allow: bool) -> Self {
+        self.allow_insecure_webhooks = allow;
+        self
+    }
+
     pub fn with_url_signing_key(mut self, key: Option<&str>) -> Self {
         self.url_signer = Arc::new(faces::protocol::UrlSigner::new(key.map(str::as_bytes)));
         self
@@ -73,6 +91,7 @@ impl AppState {
         (name = "users", description = "Users of the organisation (admin)"),
         (name = "bots", description = "Linktor bots"),
         (name = "tags", description = "Tags of the organisation"),
+        (name = "webhooks", description = "Linktor webhook subscriptions and their deliveries"),
         (name = "messages", description = "Linktor messages: send, list, read, delete, delivery reports"),
         (name = "airy", description = "The Airy Core face at the root: dotted RPC endpoints (POST), snake_case JSON"),
         (name = "gtateth", description = "The G-Tateth helpdesk face at /api/v1: conversations, customers, inboxes; {success, data} envelopes"),

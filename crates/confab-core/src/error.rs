@@ -23,6 +23,7 @@ pub enum Resource {
     Inbox,
     Group,
     Attachment,
+    Webhook,
 }
 
 impl Resource {
@@ -43,6 +44,7 @@ impl Resource {
             Resource::Inbox => "INBOX_NOT_FOUND",
             Resource::Group => "GROUP_NOT_FOUND",
             Resource::Attachment => "ATTACHMENT_NOT_FOUND",
+            Resource::Webhook => "WEBHOOK_NOT_FOUND",
         }
     }
 
@@ -63,6 +65,7 @@ impl Resource {
             Resource::Inbox => "inbox",
             Resource::Group => "group",
             Resource::Attachment => "attachment",
+            Resource::Webhook => "webhook",
         }
     }
 }

@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod webhooks;
+
 use confab_core::time;
 use confab_store::DynStore;
 use std::time::Duration;
@@ -66,8 +68,61 @@ pub fn spawn_snooze_timer(store: DynStore, mut shutdown: Shutdown) -> JoinHandle
     })
 }
 
-/// Gives committed events their stream positions (a no-op on SQLite, which positions at insert).
-pub fn spawn_position_relay(store: DynStore, mut shutdown: Shutdown) -> JoinHandle<()> {
+/// Wakes the realtime streams of this process: holds the highest event position known to be
+/// committed and positioned (in any tenant). The position relay advances it; a stream waits for a
+/// change and then reads the event log itself, so a missed or merged wake-up loses nothing. A
+/// `watch` channel keeps one value, never a queue: a slow stream cannot grow it.
+#[derive(Clone, Debug)]
+pub struct EventNotifier {
+    tx: std::sync::Arc<watch::Sender<i64>>,
+    stopping: std::sync::Arc<watch::Sender<bool>>,
+}
+
+impl Default for EventNotifier {
+    fn default() -> Self {
+        Self { tx: std::sync::Arc::new(watch::channel(0).0), stopping: std::sync::Arc::new(watch::channel(false).0) }
+    }
+}
+
+impl EventNotifier {
+    /// Records that events up to `position` are readable, waking the streams when it is new.
+    pub fn advance(&self, position: i64) {
+        self.tx.send_if_modified(|p| {
+            if position > *p {
+                *p = position;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// A receiver whose `changed()` resolves when new events are readable.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.tx.subscribe()
+    }
+
+    /// Ends every stream (the process is stopping: open streams would hold graceful shutdown).
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves once [`EventNotifier::stop`] was called.
+    pub async fn stopped(&self) {
+        let mut rx = self.stopping.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// Gives committed events their stream positions (a no-op on SQLite, which positions at insert),
+/// then advances `notifier` to the newest position in the log. Every node runs it: on PostgreSQL
+/// one node at a time positions (an advisory lock) and notifies `confab_events`; every node
+/// listens (a task spawned here) and runs its relay at once on a notification, so an event
+/// committed through node A wakes the streams of node B at once — and within one poll even if a
+/// notification is lost.
+pub fn spawn_position_relay(store: DynStore, notifier: EventNotifier, mut shutdown: Shutdown) -> JoinHandle<()> {
+    let nudge = std::sync::Arc::new(tokio::sync::Notify::new());
+    let listener = spawn_event_listener(store.clone(), nudge.clone(), shutdown.clone());
     tokio::spawn(async move {
         loop {
             let wait = match store.assign_event_positions().await {
@@ -78,7 +133,42 @@ pub fn spawn_position_relay(store: DynStore, mut shutdown: Shutdown) -> JoinHand
                     Duration::from_secs(1)
                 }
             };
-            if sleep_or_stop(wait, &mut shutdown).await {
+            match store.latest_event_position().await {
+                Ok(p) => notifier.advance(p),
+                Err(e) => tracing::warn!(error = %e, "reading the latest event position failed; retrying"),
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = nudge.notified() => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+        notifier.stop();
+        let _ = listener.await;
+    })
+}
+
+/// Runs [`confab_store::EventStore::listen_for_events`] until shutdown, reconnecting after a
+/// failure; each notification nudges the relay.
+fn spawn_event_listener(
+    store: DynStore,
+    nudge: std::sync::Arc<tokio::sync::Notify>,
+    mut shutdown: Shutdown,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let on_event = || nudge.notify_one();
+            tokio::select! {
+                r = store.listen_for_events(&on_event) => match r {
+                    Ok(()) => break, // the engine has no notifications
+                    Err(e) => tracing::warn!(error = %e, "event listener failed; reconnecting"),
+                },
+                _ = shutdown.wait_for(|s| *s) => break,
+            }
+            if sleep_or_stop(Duration::from_secs(1), &mut shutdown).await {
                 break;
             }
         }

@@ -46,8 +46,32 @@ pub(crate) async fn assign_event_positions(pool: &PgPool) -> Result<u64> {
     .await
     .map_err(Error::internal)?
     .rows_affected();
+    if done > 0 {
+        // Delivered at commit to every node's listener (`listen_for_events`).
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(EVENTS_CHANNEL)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::internal)?;
+    }
     tx.commit().await.map_err(Error::internal)?;
     Ok(done)
+}
+
+/// The LISTEN/NOTIFY channel on which the relay announces newly positioned events.
+const EVENTS_CHANNEL: &str = "confab_events";
+
+/// Listens on [`EVENTS_CHANNEL`] with one connection of the pool (held while listening; `sqlx`
+/// reconnects it when it drops, and we then call `on_event` since notifications may be lost).
+pub(crate) async fn listen_for_events(pool: &PgPool, on_event: &(dyn Fn() + Send + Sync)) -> Result<()> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.map_err(Error::internal)?;
+    listener.listen(EVENTS_CHANNEL).await.map_err(Error::internal)?;
+    on_event();
+    loop {
+        // `None`: the connection was lost and the next call re-establishes it; catch up either way.
+        let _ = listener.try_recv().await.map_err(Error::internal)?;
+        on_event();
+    }
 }
 
 /// Appends a condition: the row `alias` of `target`'s table has a word starting with `word` (a word

@@ -20,6 +20,11 @@ pub(crate) async fn assign_event_positions(_pool: &SqlitePool) -> Result<u64> {
     Ok(0)
 }
 
+/// One process writes a SQLite file: its relay sees every event without notifications.
+pub(crate) async fn listen_for_events(_pool: &SqlitePool, _on_event: &(dyn Fn() + Send + Sync)) -> Result<()> {
+    Ok(())
+}
+
 /// The word of an FTS5 query that matches the words starting with `word` (a word of
 /// [`crate::sql::search::split`]) in `target`'s columns, and the FTS5 table to ask: `"word"*`
 /// (quotes doubled, though a word has none), bound, never spliced into the SQL.

@@ -89,4 +89,16 @@ impl EventStore for SqlStore {
             .map_err(db)?;
         rows.into_iter().map(EventRow::into_event).collect()
     }
+
+    async fn latest_event_position(&self) -> Result<i64> {
+        let (p,): (Option<i64>,) = sqlx::query_as::<Db, (Option<i64>,)>("SELECT MAX(position) FROM events")
+            .fetch_one(&self.read)
+            .await
+            .map_err(db)?;
+        Ok(p.unwrap_or(0))
+    }
+
+    async fn listen_for_events(&self, on_event: &(dyn Fn() + Send + Sync)) -> Result<()> {
+        dialect::listen_for_events(&self.write, on_event).await
+    }
 }

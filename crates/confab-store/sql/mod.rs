@@ -22,3 +22,4 @@ mod protocol;
 pub(crate) mod search;
 mod tags;
 mod util;
+mod webhooks;

@@ -35,6 +35,7 @@ pub trait Store:
     + MessageStore
     + IdempotencyStore
     + EventStore
+    + WebhookStore
     + Send
     + Sync
     + 'static
@@ -54,6 +55,7 @@ impl<T> Store for T where
         + MessageStore
         + IdempotencyStore
         + EventStore
+        + WebhookStore
         + Send
         + Sync
         + 'static
@@ -655,6 +657,124 @@ pub trait EventStore {
     async fn assign_event_positions(&self) -> Result<u64>;
     /// Events of a tenant with a position greater than `after`, in position order, at most `limit`.
     async fn events_after(&self, tenant: TenantId, after: i64, limit: u32) -> Result<Vec<Event>>;
+    /// The highest position given to any event of any tenant (0 when none): what the realtime
+    /// notifier compares to wake streams (one lookup in the position index).
+    async fn latest_event_position(&self) -> Result<i64>;
+    /// Calls `on_event` whenever another connection (of any node) has positioned events, until the
+    /// connection fails (an error: the caller retries). PostgreSQL: `LISTEN confab_events` on one
+    /// connection of the pool, which [`EventStore::assign_event_positions`] notifies; `on_event` is
+    /// also called once listening has started, as a notification may have been missed before.
+    /// Returns `Ok` at once when the engine has no such channel (SQLite: one process writes).
+    async fn listen_for_events(&self, on_event: &(dyn Fn() + Send + Sync)) -> Result<()>;
+}
+
+/// A webhook subscription (its `secret` signs the deliveries; faces show it only at creation).
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub url: String,
+    /// Event types, `*` for all.
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub headers: JsonMap,
+    pub secret: String,
+    /// `active` or `inactive`.
+    pub status: String,
+    /// Attempts in all (the first one included).
+    pub max_retries: i64,
+    pub timeout_secs: i64,
+    /// Payload and signature scheme: `linktor`.
+    pub format: String,
+    /// The last event position turned into deliveries.
+    pub cursor_position: i64,
+    pub created_at: Time,
+    pub updated_at: Time,
+}
+
+impl Webhook {
+    /// Whether events of type `event_type` go to this subscription.
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.events.iter().any(|e| e == "*" || e == event_type)
+    }
+}
+
+/// A new subscription (the store draws id and cursor: it starts after the newest event).
+#[derive(Clone, Debug)]
+pub struct NewWebhook {
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub headers: JsonMap,
+    pub secret: String,
+    pub max_retries: i64,
+    pub timeout_secs: i64,
+    pub format: String,
+}
+
+/// One event to deliver to one subscription.
+#[derive(Clone, Debug)]
+pub struct WebhookDelivery {
+    pub id: Uuid,
+    pub subscription_id: Uuid,
+    pub event_id: Uuid,
+    pub event_position: i64,
+    pub event_type: String,
+    pub conversation_id: Option<Uuid>,
+    pub attempts: i64,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    pub next_attempt_at: Time,
+    pub last_response_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: Time,
+    pub updated_at: Time,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Clone, Debug)]
+pub struct DeliveryAttempt {
+    pub status: String,
+    pub next_attempt_at: Time,
+    pub response_status: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// Webhook subscriptions and their delivery outbox.
+#[async_trait]
+pub trait WebhookStore {
+    async fn create_webhook(&self, ctx: &Ctx, new: NewWebhook) -> Result<Webhook>;
+    async fn list_webhooks(&self, ctx: &Ctx, page: PageRequest) -> Result<Page<Webhook>>;
+    async fn get_webhook(&self, ctx: &Ctx, id: Uuid) -> Result<Webhook>;
+    async fn set_webhook_status(&self, ctx: &Ctx, id: Uuid, status: &str) -> Result<Webhook>;
+    /// Deletes the subscription and its deliveries.
+    async fn delete_webhook(&self, ctx: &Ctx, id: Uuid) -> Result<()>;
+    /// A subscription's deliveries, newest first.
+    async fn list_webhook_deliveries(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        status: Option<String>,
+        event: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>>;
+    /// Every active subscription of every tenant (the dispatcher's work list).
+    async fn active_webhooks(&self) -> Result<Vec<Webhook>>;
+    /// Records `events` (already filtered) as pending deliveries due at `now` and moves the
+    /// subscription's cursor from `from` to `to`, in one transaction; does nothing (false) when the
+    /// cursor is no longer at `from` (another node moved it).
+    async fn enqueue_deliveries(&self, sub: &Webhook, from: i64, to: i64, events: &[Event], now: Time) -> Result<bool>;
+    /// Claims up to `limit` due pending deliveries, each the earliest pending one of its
+    /// (subscription, conversation), by moving their `next_attempt_at` to `lease_until`; returns
+    /// them with their subscription and event.
+    async fn claim_deliveries(
+        &self,
+        now: Time,
+        lease_until: Time,
+        limit: u32,
+    ) -> Result<Vec<(WebhookDelivery, Webhook, Event)>>;
+    /// Records an attempt's outcome (attempts + 1).
+    async fn record_delivery_attempt(&self, id: Uuid, attempt: DeliveryAttempt, now: Time) -> Result<()>;
 }
 
 /// Ids of things the store can look up by raw UUID (assignee detection).

@@ -46,6 +46,15 @@ pub enum Command {
         /// are not valid on other nodes, so set it when running several nodes.
         #[arg(long, env = "CONFAB_URL_SIGNING_KEY", hide_env_values = true)]
         url_signing_key: Option<String>,
+        /// Accept webhook receivers that are not https or not public (loopback, private
+        /// addresses): for development and tests only.
+        #[arg(long, env = "CONFAB_ALLOW_INSECURE_WEBHOOKS")]
+        allow_insecure_webhooks: bool,
+        /// The waits between webhook delivery attempts, e.g. `1m,5m,30m,2h` (units ms, s, m, h;
+        /// the last one repeats while the subscription's `maxRetries` allows).
+        #[arg(long, env = "CONFAB_WEBHOOK_RETRY_SCHEDULE", default_value = confab_events::webhooks::DEFAULT_SCHEDULE,
+              value_parser = confab_events::webhooks::parse_schedule)]
+        webhook_retry_schedule: RetrySchedule,
         #[command(flatten)]
         db: Database,
     },
@@ -126,14 +135,27 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// The parsed `--webhook-retry-schedule` (a type alias keeps clap from reading it as a list).
+type RetrySchedule = Vec<std::time::Duration>;
+
 async fn execute(command: Command) -> Result<(), String> {
     match command {
-        Command::Serve { listen, url_signing_key, db } => {
+        Command::Serve { listen, url_signing_key, allow_insecure_webhooks, webhook_retry_schedule, db } => {
             let opened = store::open(&db.database_url).await.map_err(|e| e.to_string())?;
             let listener =
                 tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-            let running =
-                server::start_with(listener, opened.store.clone(), url_signing_key).map_err(|e| e.to_string())?;
+            let running = server::start_with_options(
+                listener,
+                opened.store.clone(),
+                server::Options {
+                    url_signing_key,
+                    webhooks: confab_events::webhooks::WebhookConfig {
+                        retry_schedule: webhook_retry_schedule,
+                        allow_insecure: allow_insecure_webhooks,
+                    },
+                },
+            )
+            .map_err(|e| e.to_string())?;
             tracing::info!(address = %running.addr, database = %store::redact(&db.database_url), "confab listening on http://{}", running.addr);
             let stopper = running.stopper();
             tokio::spawn(async move {

@@ -47,12 +47,30 @@ pub fn start(listener: TcpListener, store: DynStore) -> std::io::Result<Running>
 /// [`start`] with the key that signs attachment download URLs (`--url-signing-key`); without one a
 /// random key is drawn, and the URLs then do not survive a restart nor hold on other nodes.
 pub fn start_with(listener: TcpListener, store: DynStore, url_signing_key: Option<String>) -> std::io::Result<Running> {
+    start_with_options(listener, store, Options { url_signing_key, ..Options::default() })
+}
+
+/// What `confab serve` takes beyond the listener and the store.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// See [`start_with`].
+    pub url_signing_key: Option<String>,
+    /// `--webhook-retry-schedule` and `--allow-insecure-webhooks`.
+    pub webhooks: confab_events::webhooks::WebhookConfig,
+}
+
+/// [`start`] with every option.
+pub fn start_with_options(listener: TcpListener, store: DynStore, options: Options) -> std::io::Result<Running> {
+    let Options { url_signing_key, webhooks } = options;
+    let allow_insecure_webhooks = webhooks.allow_insecure;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
+    let notifier = confab_events::EventNotifier::default();
     let workers = vec![
         confab_events::spawn_snooze_timer(store.clone(), stopped.clone()),
-        confab_events::spawn_position_relay(store.clone(), stopped.clone()),
+        confab_events::spawn_position_relay(store.clone(), notifier.clone(), stopped.clone()),
         spawn_idempotency_purge(store.clone(), stopped.clone()),
+        confab_events::webhooks::spawn_webhook_worker(store.clone(), webhooks, stopped.clone()),
     ];
     let mut on_stop = stopped.clone();
     let shutdown = async move {
@@ -60,7 +78,10 @@ pub fn start_with(listener: TcpListener, store: DynStore, url_signing_key: Optio
     };
     let server = tokio::spawn(confab_api::serve(
         listener,
-        AppState::new(store).with_url_signing_key(url_signing_key.as_deref()),
+        AppState::new(store)
+            .with_url_signing_key(url_signing_key.as_deref())
+            .with_event_notifier(notifier)
+            .with_allow_insecure_webhooks(allow_insecure_webhooks),
         shutdown,
     ));
     Ok(Running { addr, stop, server, workers })

@@ -21,4 +21,6 @@ mod messages;
 mod openapi;
 mod protocol;
 mod search;
+mod stream;
 mod users_bots_tags;
+mod webhooks;

@@ -274,6 +274,8 @@ async fn every_documented_operation_is_served() {
             .map(|seg| if seg.starts_with('{') { some_id.as_str() } else { seg })
             .collect::<Vec<_>>()
             .join("/");
+        // The event stream never ends: ask with an invalid position, answered (400) before it starts.
+        let concrete = if path == "/v1/events/stream" { format!("{concrete}?after=x") } else { concrete };
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let body = matches!(method, Method::POST | Method::PATCH | Method::PUT).then(|| json!({}));
         let r = api.send(method.clone(), &concrete, body).await;

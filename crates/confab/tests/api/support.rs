@@ -27,6 +27,18 @@ pub struct TestApp {
     http: reqwest::Client,
 }
 
+/// How the test server runs: webhooks may go to this machine over http
+/// (`--allow-insecure-webhooks`), and are retried after 50 ms.
+pub fn test_options() -> confab::server::Options {
+    confab::server::Options {
+        webhooks: confab_events::webhooks::WebhookConfig {
+            retry_schedule: vec![std::time::Duration::from_millis(50)],
+            allow_insecure: true,
+        },
+        ..Default::default()
+    }
+}
+
 /// Whether the suite runs on PostgreSQL (`CONFAB_TEST_POSTGRES`).
 pub fn postgres_url() -> Option<String> {
     std::env::var("CONFAB_TEST_POSTGRES").ok().filter(|s| !s.trim().is_empty())
@@ -71,7 +83,7 @@ impl TestApp {
         let opened = confab::store::open(&url).await.expect("open the test database");
         let store = opened.store.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let running = confab::server::start(listener, store.clone()).expect("start");
+        let running = confab::server::start_with_options(listener, store.clone(), test_options()).expect("start");
         let base = format!("http://{}", running.addr);
         let mut app = TestApp {
             base,
@@ -118,7 +130,7 @@ impl TestApp {
         let opened = confab::store::open(&self.url).await.expect("reopen the test database");
         self.store = opened.store.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let running = confab::server::start(listener, self.store.clone()).expect("start");
+        let running = confab::server::start_with_options(listener, self.store.clone(), test_options()).expect("start");
         self.base = format!("http://{}", running.addr);
         self.running = Some(running);
         self.opened = Some(opened);

@@ -12,11 +12,13 @@ mod contacts;
 mod conversation_actions;
 pub mod conversations;
 pub mod envelope;
+pub mod events_stream;
 pub mod extract;
 pub mod message_render;
 mod messages;
 mod tags;
 mod users;
+mod webhooks;
 
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -38,6 +40,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(bots::routes())
         .merge(tags::routes())
         .merge(messages::routes())
+        .merge(events_stream::routes())
+        .merge(webhooks::routes())
 }
 
 /// The /v1 router: every route behind the key check, unknown paths 404 in the envelope.

@@ -1,0 +1,372 @@
+//! `/v1/webhooks`: create, list, get, PATCH `status`, delete, and the delivery log.
+//!
+//! Decisions: `url` must be `https://` with a host that is not `localhost` nor a loopback, private,
+//! link-local or unspecified IP literal (400 `INVALID_URL` naming `url`) unless the server runs
+//! with `--allow-insecure-webhooks`; `events` is a non-empty list of known event types or `*` (400
+//! `INVALID_EVENTS` naming `events`); `config.maxRetries` (1 to 10, default 5) counts every attempt,
+//! the first one included (Linktor's five: one immediate and four retries), and `config.timeout`
+//! (seconds, 1 to 60, default 30) bounds each attempt; `config.retryPolicy` is accepted and ignored
+//! (the wait between attempts is the server-wide schedule). `format` is `linktor` (the only one
+//! so far). The secret (`whsec_` and 48 hex digits) is in the 201 answer only. A new subscription
+//! receives the events committed after it was created.
+
+use super::envelope::{self, iso, page_request, Resource};
+use super::extract::Path;
+use super::extract::{no_content, Json, LinktorError};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::faces::params::{json_object, text, Params};
+use crate::AppState;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use confab_core::model::*;
+use confab_core::{Error, Resource as R};
+use confab_store::{NewWebhook, Webhook, WebhookDelivery};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_webhooks, create_webhook))
+        .routes(routes!(get_webhook, update_webhook, delete_webhook))
+        .routes(routes!(list_deliveries))
+}
+
+/// A webhook subscription's attributes (`secret` only in the answer to its creation).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookAttributes {
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    #[schema(value_type = Object)]
+    pub headers: JsonMap,
+    /// active or inactive.
+    pub status: String,
+    pub format: String,
+    pub config: WebhookConfigDoc,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Retry and timeout settings of a subscription.
+#[derive(Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookConfigDoc {
+    pub retry_policy: Option<String>,
+    pub max_retries: Option<i64>,
+    pub timeout: Option<i64>,
+}
+
+fn resource(w: Webhook, with_secret: bool) -> Resource<WebhookAttributes> {
+    Resource::new(
+        "webhook",
+        w.id,
+        WebhookAttributes {
+            url: w.url,
+            events: w.events,
+            description: w.description,
+            headers: w.headers,
+            status: w.status,
+            format: w.format,
+            config: WebhookConfigDoc {
+                retry_policy: Some("exponential".into()),
+                max_retries: Some(w.max_retries),
+                timeout: Some(w.timeout_secs),
+            },
+            secret: with_secret.then_some(w.secret),
+            created_at: iso(w.created_at),
+            updated_at: iso(w.updated_at),
+        },
+    )
+}
+
+/// A delivery's attributes.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryAttributes {
+    pub webhook_id: String,
+    pub event_id: String,
+    pub event: String,
+    pub conversation_id: Option<String>,
+    /// pending, succeeded or failed.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    pub response_status: Option<i64>,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn delivery(d: WebhookDelivery) -> Resource<DeliveryAttributes> {
+    let pending = d.status == "pending";
+    Resource::new(
+        "webhook_delivery",
+        d.id,
+        DeliveryAttributes {
+            webhook_id: d.subscription_id.to_string(),
+            event_id: d.event_id.to_string(),
+            event: d.event_type,
+            conversation_id: d.conversation_id.map(|c| c.to_string()),
+            status: d.status,
+            attempts: d.attempts,
+            next_attempt_at: pending.then(|| iso(d.next_attempt_at)),
+            response_status: d.last_response_status,
+            error: d.last_error,
+            created_at: iso(d.created_at),
+            updated_at: iso(d.updated_at),
+        },
+    )
+}
+
+fn webhook_id(raw: &str) -> Result<Uuid, LinktorError> {
+    raw.parse().map_err(|_| Error::not_found(R::Webhook).into())
+}
+
+/// Request body of `POST /v1/webhooks`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWebhook {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<String>,
+    #[schema(value_type = Object)]
+    pub headers: Option<JsonMap>,
+    pub config: Option<WebhookConfigDoc>,
+    /// linktor (default).
+    pub format: Option<String>,
+}
+
+/// Request body of `PATCH /v1/webhooks/{id}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateWebhook {
+    /// active or inactive.
+    pub status: Option<String>,
+}
+
+/// Whether `url` may receive webhooks: `None` when it may, else why not.
+pub fn url_problem(url: &str, allow_insecure: bool) -> Option<&'static str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Some("must be an https URL");
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && !(allow_insecure && scheme == "http") {
+        return Some("must be an https URL");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(h) = host_port.strip_prefix('[') {
+        h.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace()) {
+        return Some("must have a host");
+    }
+    if allow_insecure {
+        return None;
+    }
+    let host = host.to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") {
+        return Some("must be a public address");
+    }
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        let private = match ip {
+            std::net::IpAddr::V4(v4) => {
+                v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast()
+            }
+            std::net::IpAddr::V6(v6) => {
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || (v6.segments()[0] & 0xfe00) == 0xfc00
+                    || (v6.segments()[0] & 0xffc0) == 0xfe80
+            }
+        };
+        if private {
+            return Some("must be a public address");
+        }
+    }
+    None
+}
+
+/// List webhook subscriptions (without their secrets).
+#[utoipa::path(get, path = "/webhooks", tag = "webhooks",
+    params(
+        ("page" = Option<u32>, Query, description = "Page number, from 1"),
+        ("perPage" = Option<u32>, Query, description = "Items per page (default 20, max 100)"),
+    ),
+    responses((status = 200, body = envelope::Doc<Vec<Resource<WebhookAttributes>>>), (status = 400, body = super::extract::ErrorDoc)),
+    security(("bearer" = []), ("api_key" = [])))]
+async fn list_webhooks(State(s): State<AppState>, auth: Auth, RawQuery(q): RawQuery) -> Result<Response, LinktorError> {
+    let ctx = auth.require(ScopeResource::Webhooks, Access::Read)?;
+    let mut p = Params::from_query(q.as_deref());
+    let page = page_request(&mut p);
+    p.finish()?;
+    let hooks = s.store.list_webhooks(&ctx, page).await?;
+    Ok(envelope::page_of(hooks, page, |w| resource(w, false)))
+}
+
+/// Create a webhook subscription; the answer holds its secret, shown this once.
+#[utoipa::path(post, path = "/webhooks", tag = "webhooks", request_body = CreateWebhook,
+    responses((status = 201, body = envelope::Doc<Resource<WebhookAttributes>>), (status = 400, body = super::extract::ErrorDoc)),
+    security(("bearer" = []), ("api_key" = [])))]
+async fn create_webhook(
+    State(s): State<AppState>,
+    auth: Auth,
+    Json(body): Json<CreateWebhook>,
+) -> Result<Response, LinktorError> {
+    let ctx = auth.require(ScopeResource::Webhooks, Access::Write)?;
+    let url = text("url", body.url, 2000)?.ok_or_else(|| ApiError::invalid("url", "is required"))?;
+    if let Some(problem) = url_problem(&url, s.allow_insecure_webhooks) {
+        let mut e = ApiError::invalid("url", problem);
+        e.code = "INVALID_URL";
+        return Err(e.into());
+    }
+    let events = body.events.unwrap_or_default();
+    let unknown: Vec<&str> =
+        events.iter().map(String::as_str).filter(|e| *e != "*" && EventType::parse(e).is_none()).collect();
+    if events.is_empty() || !unknown.is_empty() {
+        let message = if events.is_empty() {
+            "must list at least one event type (or \"*\")".to_string()
+        } else {
+            format!("unknown event types: {}", unknown.join(", "))
+        };
+        let mut e = ApiError::invalid("events", message);
+        e.code = "INVALID_EVENTS";
+        return Err(e.into());
+    }
+    let format = body.format.unwrap_or_else(|| "linktor".into());
+    if format != "linktor" {
+        return Err(ApiError::invalid("format", "must be linktor").into());
+    }
+    let config = body.config.unwrap_or_default();
+    let max_retries = config.max_retries.unwrap_or(5);
+    if !(1..=10).contains(&max_retries) {
+        return Err(ApiError::invalid("config.maxRetries", "must be from 1 to 10").into());
+    }
+    let timeout_secs = config.timeout.unwrap_or(30);
+    if !(1..=60).contains(&timeout_secs) {
+        return Err(ApiError::invalid("config.timeout", "must be from 1 to 60 seconds").into());
+    }
+    let headers = json_object("headers", body.headers)?.unwrap_or_default();
+    if headers.values().any(|v| !v.is_string()) {
+        return Err(ApiError::invalid("headers", "values must be strings").into());
+    }
+    let mut raw = [0u8; 24];
+    rand::rng().fill(&mut raw[..]);
+    let new = NewWebhook {
+        url,
+        events,
+        description: text("description", body.description, 1000)?,
+        headers,
+        secret: format!("whsec_{}", hex::encode(raw)),
+        max_retries,
+        timeout_secs,
+        format,
+    };
+    let hook = s.store.create_webhook(&ctx, new).await?;
+    Ok(envelope::one(StatusCode::CREATED, resource(hook, true)))
+}
+
+/// Get a webhook subscription (without its secret).
+#[utoipa::path(get, path = "/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, body = envelope::Doc<Resource<WebhookAttributes>>), (status = 404, body = super::extract::ErrorDoc)),
+    security(("bearer" = []), ("api_key" = [])))]
+async fn get_webhook(State(s): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, LinktorError> {
+    let ctx = auth.require(ScopeResource::Webhooks, Access::Read)?;
+    let hook = s.store.get_webhook(&ctx, webhook_id(&id)?).await?;
+    Ok(envelope::one(StatusCode::OK, resource(hook, false)))
+}
+
+/// Activate or deactivate a webhook subscription.
+#[utoipa::path(patch, path = "/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)), request_body = UpdateWebhook,
+    responses((status = 200, body = envelope::Doc<Resource<WebhookAttributes>>), (status = 404, body = super::extract::ErrorDoc)),
+    security(("bearer" = []), ("api_key" = [])))]
+async fn update_webhook(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateWebhook>,
+) -> Result<Response, LinktorError> {
+    let ctx = auth.require(ScopeResource::Webhooks, Access::Write)?;
+    let id = webhook_id(&id)?;
+    let hook = match body.status.as_deref() {
+        None => s.store.get_webhook(&ctx, id).await?,
+        Some(st @ ("active" | "inactive")) => s.store.set_webhook_status(&ctx, id, st).await?,
+        Some(_) => return Err(ApiError::invalid("status", "must be one of: active, inactive").into()),
+    };
+    Ok(envelope::one(StatusCode::OK, resource(hook, false)))
+}
+
+/// Delete a webhook subscription and its delivery log.
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = super::extract::ErrorDoc)),
+    security(("bearer" = []), ("api_key" = [])))]
+async fn delete_webhook(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, LinktorError> {
+    let ctx = auth.require(ScopeResource::Webhooks, Access::Write)?;
+    s.store.delete_webhook(&ctx, webhook_id(&id)?).await?;
+    Ok(no_content())
+}
+
+/// A subscription's deliveries, newest event first.
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks",
+    params(
+        ("id" = String, Path),
+        ("page" = Option<u32>, Query, description = "Page number, from 1"),
+        ("perPage" = Option<u32>, Query, description = "Items per page (default 20, max 100)"),
+        ("status" = Option<String>, Query, description = "pending, succeeded or failed"),
+        ("event" = Option<String>, Query, description = "An event type"),
+    ),
+    responses((status = 200, body = envelope::Doc<Vec<Resource<DeliveryAttributes>>>), (status = 404, body = super::extract::ErrorDoc)),
+    security(("bearer" = []), ("api_key" = [])))]
+async fn list_deliveries(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, LinktorError> {
+    let ctx = auth.require(ScopeResource::Webhooks, Access::Read)?;
+    let id = webhook_id(&id)?;
+    let mut p = Params::from_query(q.as_deref());
+    let page = page_request(&mut p);
+    let status = p.one_of(
+        "status",
+        |v| ["pending", "succeeded", "failed"].contains(&v).then(|| v.to_string()),
+        "pending, succeeded, failed",
+    );
+    let event = p.str("event");
+    p.finish()?;
+    let deliveries = s.store.list_webhook_deliveries(&ctx, id, status, event, page).await?;
+    Ok(envelope::page_of(deliveries, page, delivery))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_problem;
+
+    #[test]
+    fn receiver_urls_are_checked() {
+        assert_eq!(url_problem("https://hooks.example.com/x", false), None);
+        assert!(url_problem("http://hooks.example.com/x", false).is_some());
+        assert!(url_problem("https://127.0.0.1:8080/x", false).is_some());
+        assert!(url_problem("https://10.1.2.3/x", false).is_some());
+        assert!(url_problem("https://[::1]/x", false).is_some());
+        assert!(url_problem("https://localhost/x", false).is_some());
+        assert!(url_problem("ftp://example.com", true).is_some());
+        assert_eq!(url_problem("http://127.0.0.1:9/x", true), None);
+        assert!(url_problem("not a url", false).is_some());
+    }
+}
