@@ -2,6 +2,8 @@
 //! and JSON bodies with the path of the offending field.
 
 use crate::error::ApiError;
+use confab_core::model::{normalize_tag_name, JsonMap, TAG_NAME_MAX};
+use confab_core::rules::contact::{normalize_email, normalize_phone};
 use confab_core::{time, FieldError, Time};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -229,6 +231,137 @@ where
     D: serde::Deserializer<'de>,
 {
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// Most tags a contact-like body may carry.
+pub const TAGS_MAX: usize = 50;
+/// Longest URL accepted.
+pub const URL_MAX: usize = 2048;
+
+/// Collects every problem of a request body, to report them all in one 400 naming each field.
+/// Shared by the faces that validate contact-like bodies field by field.
+#[derive(Default)]
+pub struct Checks(Vec<FieldError>);
+
+impl Checks {
+    pub fn add(&mut self, e: ApiError) {
+        self.0.extend(e.details);
+    }
+
+    /// A trimmed text of at most `max` characters; empty is absent.
+    pub fn text(&mut self, field: &str, value: Option<String>, max: usize) -> Option<String> {
+        text(field, value, max).unwrap_or_else(|e| {
+            self.add(e);
+            None
+        })
+    }
+
+    pub fn phone(&mut self, field: &str, value: Option<String>) -> Option<String> {
+        let raw = self.text(field, value, 64)?;
+        let phone = normalize_phone(&raw);
+        if phone.is_none() {
+            self.0.push(FieldError::new(
+                field,
+                "must be a phone number in E.164 format: + and 8 to 15 digits, e.g. +5511999999999",
+            ));
+        }
+        phone
+    }
+
+    pub fn email(&mut self, field: &str, value: Option<String>) -> Option<String> {
+        let raw = self.text(field, value, 254)?;
+        let email = normalize_email(&raw);
+        if email.is_none() {
+            self.0.push(FieldError::new(field, "must be an email address such as jane@example.com"));
+        }
+        email
+    }
+
+    pub fn url(&mut self, field: &str, value: Option<String>) -> Option<String> {
+        let url = self.text(field, value, URL_MAX)?;
+        let lower = url.to_ascii_lowercase();
+        let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+        if rest.is_none_or(str::is_empty) || url.chars().any(char::is_whitespace) {
+            self.0.push(FieldError::new(field, "must be an http or https URL"));
+            return None;
+        }
+        Some(url)
+    }
+
+    /// Tag names: trimmed, each valid, duplicates dropped, at most [`TAGS_MAX`].
+    pub fn tags(&mut self, field: &str, value: Vec<String>) -> Vec<String> {
+        if value.len() > TAGS_MAX {
+            self.0.push(FieldError::new(field, format!("must hold at most {TAGS_MAX} tags")));
+            return Vec::new();
+        }
+        let mut out: Vec<String> = Vec::with_capacity(value.len());
+        for (i, raw) in value.iter().enumerate() {
+            match normalize_tag_name(raw) {
+                Some(t) if !out.contains(&t) => out.push(t),
+                Some(_) => {}
+                None => self.0.push(FieldError::new(
+                    format!("{field}[{i}]"),
+                    format!("must be 1 to {TAG_NAME_MAX} characters without control characters"),
+                )),
+            }
+        }
+        out
+    }
+
+    /// A JSON object bounded in depth (metadata, custom fields).
+    pub fn json(&mut self, field: &str, value: Option<JsonMap>) -> Option<JsonMap> {
+        json_object(field, value).unwrap_or_else(|e| {
+            self.add(e);
+            None
+        })
+    }
+
+    /// A PATCH field: absent stays absent, `null` or empty clears, a value is checked by `check`.
+    pub fn clearable(
+        &mut self,
+        value: Option<Option<String>>,
+        check: impl FnOnce(&mut Self, Option<String>) -> Option<String>,
+    ) -> Option<Option<String>> {
+        match value {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(v)) if v.trim().is_empty() => Some(None),
+            Some(v) => {
+                let before = self.0.len();
+                let checked = check(self, v);
+                (self.0.len() == before).then_some(checked)
+            }
+        }
+    }
+
+    /// One of a closed set of words.
+    pub fn word(&mut self, field: &str, value: Option<String>, allowed: &[&str]) -> Option<String> {
+        let v = self.text(field, value, 50)?;
+        if !allowed.contains(&v.as_str()) {
+            self.0.push(FieldError::new(field, format!("must be one of: {}", allowed.join(", "))));
+            return None;
+        }
+        Some(v)
+    }
+
+    /// Whether no problem has been recorded so far.
+    pub fn is_clean(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Records a problem.
+    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// 400 `VALIDATION_ERROR` naming every field at fault, if any.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_fields(self.0))
+        }
+    }
 }
 
 #[cfg(test)]

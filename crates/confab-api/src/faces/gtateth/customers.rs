@@ -19,22 +19,19 @@
 
 use super::render::{self, customer, list_of, one, page_request, path_id, require, Customer, GtError, Json, Path};
 use crate::auth::Auth;
-use crate::error::ApiError;
-use crate::faces::params::{double_option, json_object, text, Params};
+use crate::faces::params::{double_option, Checks, Params, TAGS_MAX};
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use confab_core::model::*;
-use confab_core::rules::contact::{normalize_email, normalize_phone};
-use confab_core::{ContactId, FieldError};
+use confab_core::ContactId;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 const NAME_MAX: usize = 200;
-const TAGS_MAX: usize = 50;
 const LIMIT_DEFAULT: u32 = 20;
 const TIERS: [&str; 4] = ["bronze", "silver", "gold", "platinum"];
 const STATUSES: [&str; 3] = ["active", "inactive", "archived"];
@@ -105,98 +102,6 @@ pub struct UpdateCustomer {
     pub custom_fields: Option<JsonMap>,
 }
 
-/// Every problem of a body, reported at once.
-#[derive(Default)]
-struct Checks(Vec<FieldError>);
-
-impl Checks {
-    fn text(&mut self, field: &str, value: Option<String>, max: usize) -> Option<String> {
-        text(field, value, max).unwrap_or_else(|e| {
-            self.0.extend(e.details);
-            None
-        })
-    }
-
-    fn phone(&mut self, value: Option<String>) -> Option<String> {
-        let raw = self.text("phone", value, 64)?;
-        let phone = normalize_phone(&raw);
-        if phone.is_none() {
-            self.0.push(FieldError::new("phone", "must be a phone number in E.164 format, e.g. +5511999999999"));
-        }
-        phone
-    }
-
-    fn email(&mut self, value: Option<String>) -> Option<String> {
-        let raw = self.text("email", value, 254)?;
-        let email = normalize_email(&raw);
-        if email.is_none() {
-            self.0.push(FieldError::new("email", "must be an email address such as jane@example.com"));
-        }
-        email
-    }
-
-    fn word(&mut self, field: &str, value: Option<String>, allowed: &[&str]) -> Option<String> {
-        let v = self.text(field, value, 50)?;
-        if !allowed.contains(&v.as_str()) {
-            self.0.push(FieldError::new(field, format!("must be one of: {}", allowed.join(", "))));
-            return None;
-        }
-        Some(v)
-    }
-
-    fn tags(&mut self, value: Vec<String>) -> Vec<String> {
-        if value.len() > TAGS_MAX {
-            self.0.push(FieldError::new("tags", format!("must hold at most {TAGS_MAX} tags")));
-            return Vec::new();
-        }
-        let mut out: Vec<String> = Vec::new();
-        for (i, raw) in value.iter().enumerate() {
-            match normalize_tag_name(raw) {
-                Some(t) if !out.contains(&t) => out.push(t),
-                Some(_) => {}
-                None => self.0.push(FieldError::new(
-                    format!("tags[{i}]"),
-                    format!("must be 1 to {TAG_NAME_MAX} characters without control characters"),
-                )),
-            }
-        }
-        out
-    }
-
-    fn custom_fields(&mut self, value: Option<JsonMap>) -> Option<JsonMap> {
-        json_object("customFields", value).unwrap_or_else(|e| {
-            self.0.extend(e.details);
-            None
-        })
-    }
-
-    /// A PUT field: absent stays absent, `null` or empty clears, a value is checked by `check`.
-    fn clearable(
-        &mut self,
-        value: Option<Option<String>>,
-        check: impl FnOnce(&mut Self, Option<String>) -> Option<String>,
-    ) -> Option<Option<String>> {
-        match value {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(v)) if v.trim().is_empty() => Some(None),
-            Some(v) => {
-                let before = self.0.len();
-                let checked = check(self, v);
-                (self.0.len() == before).then_some(checked)
-            }
-        }
-    }
-
-    fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::invalid_fields(self.0))
-        }
-    }
-}
-
 /// List customers.
 #[utoipa::path(get, path = "/customers", tag = "gtateth",
     params(
@@ -250,19 +155,19 @@ async fn create_customer(
     let new = NewContact {
         first_name: c.text("firstName", body.first_name, NAME_MAX),
         last_name: c.text("lastName", body.last_name, NAME_MAX),
-        email: c.email(body.email),
-        phone: c.phone(body.phone),
+        email: c.email("email", body.email),
+        phone: c.phone("phone", body.phone),
         company: c.text("company", body.company, NAME_MAX),
         job_title: c.text("jobTitle", body.job_title, NAME_MAX),
         tier: c.word("tier", body.tier, &TIERS),
         status: Some(c.word("status", body.status, &STATUSES).unwrap_or_else(|| "active".into())),
-        tags: c.tags(body.tags.unwrap_or_default()),
-        metadata: c.custom_fields(body.custom_fields).unwrap_or_default(),
+        tags: c.tags("tags", body.tags.unwrap_or_default()),
+        metadata: c.json("customFields", body.custom_fields).unwrap_or_default(),
         ..NewContact::default()
     };
-    if c.0.is_empty() && [&new.first_name, &new.last_name, &new.email, &new.phone].iter().all(|f| f.is_none()) {
+    if c.is_clean() && [&new.first_name, &new.last_name, &new.email, &new.phone].iter().all(|f| f.is_none()) {
         for field in ["firstName", "lastName", "email", "phone"] {
-            c.0.push(FieldError::new(field, "at least one of firstName, lastName, email or phone is required"));
+            c.push(field, "at least one of firstName, lastName, email or phone is required");
         }
     }
     c.finish()?;
@@ -302,14 +207,14 @@ async fn update_customer(
     let patch = ContactPatch {
         first_name: c.clearable(body.first_name, |c, v| c.text("firstName", v, NAME_MAX)),
         last_name: c.clearable(body.last_name, |c, v| c.text("lastName", v, NAME_MAX)),
-        email: c.clearable(body.email, |c, v| c.email(v)),
-        phone: c.clearable(body.phone, |c, v| c.phone(v)),
+        email: c.clearable(body.email, |c, v| c.email("email", v)),
+        phone: c.clearable(body.phone, |c, v| c.phone("phone", v)),
         company: c.clearable(body.company, |c, v| c.text("company", v, NAME_MAX)),
         job_title: c.clearable(body.job_title, |c, v| c.text("jobTitle", v, NAME_MAX)),
         tier: c.clearable(body.tier, |c, v| c.word("tier", v, &TIERS)),
         status: c.clearable(body.status, |c, v| c.word("status", v, &STATUSES)),
-        tags: body.tags.map(|t| c.tags(t.unwrap_or_default())),
-        metadata: c.custom_fields(body.custom_fields),
+        tags: body.tags.map(|t| c.tags("tags", t.unwrap_or_default())),
+        metadata: c.json("customFields", body.custom_fields),
         ..ContactPatch::default()
     };
     c.finish()?;

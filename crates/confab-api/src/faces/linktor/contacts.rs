@@ -31,15 +31,13 @@ use super::envelope::{self, iso, page_request, Resource};
 use super::extract::Path;
 use super::extract::{no_content, Json, LinktorError};
 use crate::auth::Auth;
-use crate::error::ApiError;
-use crate::faces::params::{double_option, json_object, text, Params};
+use crate::faces::params::{double_option, Checks, Params, TAGS_MAX};
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use confab_core::model::*;
-use confab_core::rules::contact::{normalize_email, normalize_phone};
-use confab_core::{ContactId, Error, FieldError, Resource as R};
+use confab_core::{ContactId, Error, Resource as R};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -49,10 +47,6 @@ use utoipa_axum::routes;
 const NAME_MAX: usize = 200;
 /// The longest `tier` or `status` word.
 const WORD_MAX: usize = 50;
-/// The longest avatar URL.
-const URL_MAX: usize = 2048;
-/// The most tags a contact carries.
-const TAGS_MAX: usize = 50;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_contacts, create_contact)).routes(routes!(
@@ -208,109 +202,6 @@ pub struct UpdateContact {
     pub metadata: Option<JsonMap>,
 }
 
-/// Collects every problem of a body, to report them in one 400.
-#[derive(Default)]
-struct Checks(Vec<FieldError>);
-
-impl Checks {
-    fn add(&mut self, e: ApiError) {
-        self.0.extend(e.details);
-    }
-
-    /// A trimmed text of at most `max` characters; empty is absent.
-    fn text(&mut self, field: &str, value: Option<String>, max: usize) -> Option<String> {
-        text(field, value, max).unwrap_or_else(|e| {
-            self.add(e);
-            None
-        })
-    }
-
-    fn phone(&mut self, field: &str, value: Option<String>) -> Option<String> {
-        let raw = self.text(field, value, 64)?;
-        let phone = normalize_phone(&raw);
-        if phone.is_none() {
-            self.0.push(FieldError::new(
-                field,
-                "must be a phone number in E.164 format: + and 8 to 15 digits, e.g. +5511999999999",
-            ));
-        }
-        phone
-    }
-
-    fn email(&mut self, field: &str, value: Option<String>) -> Option<String> {
-        let raw = self.text(field, value, 254)?;
-        let email = normalize_email(&raw);
-        if email.is_none() {
-            self.0.push(FieldError::new(field, "must be an email address such as jane@example.com"));
-        }
-        email
-    }
-
-    fn url(&mut self, field: &str, value: Option<String>) -> Option<String> {
-        let url = self.text(field, value, URL_MAX)?;
-        let lower = url.to_ascii_lowercase();
-        let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
-        if rest.is_none_or(str::is_empty) || url.chars().any(char::is_whitespace) {
-            self.0.push(FieldError::new(field, "must be an http or https URL"));
-            return None;
-        }
-        Some(url)
-    }
-
-    /// Tag names: trimmed, each valid, duplicates dropped, at most [`TAGS_MAX`].
-    fn tags(&mut self, field: &str, value: Vec<String>) -> Vec<String> {
-        if value.len() > TAGS_MAX {
-            self.0.push(FieldError::new(field, format!("must hold at most {TAGS_MAX} tags")));
-            return Vec::new();
-        }
-        let mut out: Vec<String> = Vec::with_capacity(value.len());
-        for (i, raw) in value.iter().enumerate() {
-            match normalize_tag_name(raw) {
-                Some(t) if !out.contains(&t) => out.push(t),
-                Some(_) => {}
-                None => self.0.push(FieldError::new(
-                    format!("{field}[{i}]"),
-                    format!("must be 1 to {TAG_NAME_MAX} characters without control characters"),
-                )),
-            }
-        }
-        out
-    }
-
-    fn metadata(&mut self, value: Option<JsonMap>) -> Option<JsonMap> {
-        json_object("metadata", value).unwrap_or_else(|e| {
-            self.add(e);
-            None
-        })
-    }
-
-    /// A PATCH field: absent stays absent, `null` or empty clears, a value is checked by `check`.
-    fn clearable(
-        &mut self,
-        value: Option<Option<String>>,
-        check: impl FnOnce(&mut Self, Option<String>) -> Option<String>,
-    ) -> Option<Option<String>> {
-        match value {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(v)) if v.trim().is_empty() => Some(None),
-            Some(v) => {
-                let before = self.0.len();
-                let checked = check(self, v);
-                (self.0.len() == before).then_some(checked)
-            }
-        }
-    }
-
-    fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::invalid_fields(self.0))
-        }
-    }
-}
-
 /// The check of a plain text field of a PATCH.
 fn named(field: &'static str, max: usize) -> impl FnOnce(&mut Checks, Option<String>) -> Option<String> {
     move |c, v| c.text(field, v, max)
@@ -384,12 +275,12 @@ async fn create_contact(
         tier: c.text("tier", body.tier, WORD_MAX),
         status: c.text("status", body.status, WORD_MAX),
         tags: c.tags("tags", body.tags.unwrap_or_default()),
-        metadata: c.metadata(body.metadata).unwrap_or_default(),
+        metadata: c.json("metadata", body.metadata).unwrap_or_default(),
     };
     let known_by =
         [&new.name, &new.first_name, &new.last_name, &new.username, &new.display_name, &new.phone, &new.email];
-    if c.0.is_empty() && known_by.iter().all(|f| f.is_none()) {
-        c.0.push(FieldError::new("name", "is required when there is no phone or email (or another name field)"));
+    if c.is_clean() && known_by.iter().all(|f| f.is_none()) {
+        c.push("name", "is required when there is no phone or email (or another name field)");
     }
     c.finish()?;
     let contact = s.store.create_contact(&ctx, new).await?;
@@ -442,7 +333,7 @@ async fn update_contact(
         tier: c.clearable(body.tier, named("tier", WORD_MAX)),
         status: c.clearable(body.status, named("status", WORD_MAX)),
         tags: body.tags.map(|t| c.tags("tags", t.unwrap_or_default())),
-        metadata: c.metadata(body.metadata),
+        metadata: c.json("metadata", body.metadata),
     };
     c.finish()?;
     let contact = s.store.update_contact(&ctx, id, patch).await?;
