@@ -41,8 +41,8 @@ pub struct AppState {
     pub url_signer: Arc<faces::protocol::UrlSigner>,
     /// Wakes the realtime event streams (advanced by the position relay).
     pub events: confab_events::EventNotifier,
-    /// `--allow-insecure-webhooks`: receivers may be http and private addresses.
-    pub allow_insecure_webhooks: bool,
+    /// Sends test deliveries and knows the webhook formats and settings (`--allow-insecure-webhooks`).
+    pub webhooks: confab_events::webhooks::WebhookSender,
 }
 
 impl AppState {
@@ -52,7 +52,7 @@ impl AppState {
             keys: Arc::new(auth::KeyCache::default()),
             url_signer: Arc::new(faces::protocol::UrlSigner::new(None)),
             events: confab_events::EventNotifier::default(),
-            allow_insecure_webhooks: false,
+            webhooks: webhook_sender(confab_events::webhooks::WebhookConfig::default()),
         }
     }
 
@@ -64,9 +64,9 @@ impl AppState {
 
     /// Signs download URLs with `key` (`--url-signing-key`) instead of a random key drawn at start,
     /// so that they survive restarts and hold on every node.
-    /// Accepts http and private webhook receivers (`--allow-insecure-webhooks`).
-    pub fn with_allow_insecure_webhooks(mut self, allow: bool) -> Self {
-        self.allow_insecure_webhooks = allow;
+    /// Sends webhooks with `sender` (the worker's: same settings and formats).
+    pub fn with_webhooks(mut self, sender: confab_events::webhooks::WebhookSender) -> Self {
+        self.webhooks = sender;
         self
     }
 
@@ -74,6 +74,12 @@ impl AppState {
         self.url_signer = Arc::new(faces::protocol::UrlSigner::new(key.map(str::as_bytes)));
         self
     }
+}
+
+/// A webhook sender with `config` and every face's format.
+pub fn webhook_sender(config: confab_events::webhooks::WebhookConfig) -> confab_events::webhooks::WebhookSender {
+    confab_events::webhooks::WebhookSender::new(config, faces::webhooks::webhook_formats())
+        .expect("the HTTP client of webhooks can be built")
 }
 
 #[derive(OpenApi)]

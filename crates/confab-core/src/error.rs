@@ -24,6 +24,7 @@ pub enum Resource {
     Group,
     Attachment,
     Webhook,
+    WebhookDelivery,
 }
 
 impl Resource {
@@ -45,6 +46,7 @@ impl Resource {
             Resource::Group => "GROUP_NOT_FOUND",
             Resource::Attachment => "ATTACHMENT_NOT_FOUND",
             Resource::Webhook => "WEBHOOK_NOT_FOUND",
+            Resource::WebhookDelivery => "DELIVERY_NOT_FOUND",
         }
     }
 
@@ -66,6 +68,7 @@ impl Resource {
             Resource::Group => "group",
             Resource::Attachment => "attachment",
             Resource::Webhook => "webhook",
+            Resource::WebhookDelivery => "webhook delivery",
         }
     }
 }

@@ -13,20 +13,22 @@
 //!   server-wide schedule (`--webhook-retry-schedule`), until the subscription's `maxRetries`
 //!   attempts are spent: then the delivery is `failed` (dead).
 //!
-//! Format `linktor` (the only one so far): body `{"id", "event", "timestamp", "data": {id, type,
-//! attributes}, "meta": {organizationId, webhookId}}` where `attributes` is the event's raw snapshot
-//! (not yet the face's rendering: confab-events cannot depend on confab-api), signed
-//! `X-Linktor-Signature: sha256=<hex HMAC-SHA256("{timestamp}.{body}")>` with the subscription's
-//! secret, plus `X-Linktor-Timestamp` (unix seconds), `X-Linktor-Event`, `X-Linktor-Delivery-Id`
-//! and the subscription's own headers.
+//! - A subscription's `format` (a [`WebhookFormat`], one per face, registered in [`Formats`] by the
+//!   binary since confab-events does not know the faces) names each event in its platform's
+//!   vocabulary (or skips it), and renders and signs the payload from the event's snapshot.
+//! - Redirects are not followed; a connect timeout, the subscription's total timeout and a cap on
+//!   how much of the answer is read bound every attempt.
 
 use crate::{sleep_or_stop, Shutdown};
 use confab_core::model::Event;
 use confab_core::time;
-use confab_store::{DeliveryAttempt, DynStore, Webhook, WebhookDelivery};
+use confab_core::Time;
+use confab_store::{DeliveryAttempt, DynStore, Webhook};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 /// How often the worker looks for new events and due deliveries.
 pub const WEBHOOK_POLL: Duration = Duration::from_millis(100);
@@ -95,44 +97,172 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     outer.finalize().into()
 }
 
-/// The Linktor signature header value of `body` sent at `timestamp` (unix seconds).
-pub fn linktor_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut msg = format!("{timestamp}.").into_bytes();
-    msg.extend_from_slice(body);
-    format!("sha256={}", hex::encode(hmac_sha256(secret.as_bytes(), &msg)))
+/// A payload ready to POST: the body and the headers of its format (signature included).
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
 }
 
-/// The Linktor payload of `event` for `sub`.
-pub fn linktor_payload(event: &Event, sub: &Webhook) -> serde_json::Value {
-    let kind = event.event_type.as_str().split('.').next().unwrap_or("event");
-    serde_json::json!({
-        "id": event.id.to_string(),
-        "event": event.event_type.as_str(),
-        "timestamp": event.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "data": {"id": event.subject_id.to_string(), "type": kind, "attributes": event.snapshot},
-        "meta": {"organizationId": event.tenant_id.0.to_string(), "webhookId": sub.id.to_string()},
-    })
+/// One delivery attempt to render.
+pub struct Outgoing<'a> {
+    pub delivery_id: Uuid,
+    /// The format's name for the event (what the subscription asked for).
+    pub event_name: &'a str,
+    pub event: &'a Event,
+    pub sub: &'a Webhook,
+    /// When this attempt is made (signature timestamps).
+    pub sent_at: Time,
 }
 
-/// Starts the dispatcher and the sender (one task).
-pub fn spawn_webhook_worker(store: DynStore, config: WebhookConfig, mut shutdown: Shutdown) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let http = match reqwest::Client::builder()
+/// A platform's webhook dialect: its event names, payload shape and signature scheme.
+pub trait WebhookFormat: Send + Sync + 'static {
+    /// The `format` value (`linktor`, `airy`, `protocol`, `gtateth`).
+    fn name(&self) -> &'static str;
+    /// Every event name a subscription of this format may ask for (`*` aside).
+    fn event_names(&self) -> &'static [&'static str];
+    /// This platform's name for `event`, or `None` when it has no such event.
+    fn event_name(&self, event: &Event) -> Option<&'static str>;
+    /// The body and headers of one attempt.
+    fn render(&self, out: &Outgoing<'_>) -> Rendered;
+}
+
+/// The formats a server knows, by name.
+#[derive(Clone, Default)]
+pub struct Formats(Arc<Vec<Arc<dyn WebhookFormat>>>);
+
+impl Formats {
+    pub fn new(formats: Vec<Arc<dyn WebhookFormat>>) -> Self {
+        Self(Arc::new(formats))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&dyn WebhookFormat> {
+        self.0.iter().find(|f| f.name() == name).map(|f| f.as_ref())
+    }
+
+    /// The names, in registration order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.0.iter().map(|f| f.name()).collect()
+    }
+}
+
+/// Sends deliveries: one HTTP client, the server-wide settings and the formats. The worker and the
+/// faces' test endpoints share it.
+#[derive(Clone)]
+pub struct WebhookSender {
+    http: reqwest::Client,
+    config: WebhookConfig,
+    formats: Formats,
+}
+
+impl WebhookSender {
+    pub fn new(config: WebhookConfig, formats: Formats) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "webhook client could not be built; webhooks are not delivered");
-                return;
-            }
+            .map_err(|e| e.to_string())?;
+        Ok(Self { http, config, formats })
+    }
+
+    pub fn formats(&self) -> &Formats {
+        &self.formats
+    }
+
+    pub fn config(&self) -> &WebhookConfig {
+        &self.config
+    }
+
+    /// One POST of `event` to `sub` as delivery `delivery_id` after `attempts_before` attempts, and
+    /// what to record.
+    pub async fn send(
+        &self,
+        delivery_id: Uuid,
+        attempts_before: i64,
+        event_name: &str,
+        sub: &Webhook,
+        event: &Event,
+    ) -> DeliveryAttempt {
+        let Some(format) = self.formats.get(&sub.format) else {
+            return DeliveryAttempt {
+                status: "failed".into(),
+                next_attempt_at: time::now(),
+                response_status: None,
+                error: Some(format!("unknown webhook format `{}`", sub.format)),
+            };
         };
+        let rendered = format.render(&Outgoing { delivery_id, event_name, event, sub, sent_at: time::now() });
+        let mut req = self
+            .http
+            .post(&sub.url)
+            .timeout(Duration::from_secs(sub.timeout_secs.clamp(1, 300) as u64))
+            .header("content-type", "application/json")
+            .header("user-agent", "Confab-Webhooks/1");
+        for (k, v) in &rendered.headers {
+            req = req.header(*k, v);
+        }
+        for (k, v) in &sub.headers {
+            if let Some(v) = v.as_str() {
+                req = req.header(k.as_str(), v);
+            }
+        }
+        let (ok, status, error) = match req.body(rendered.body).send().await {
+            Ok(mut resp) => {
+                let status = resp.status();
+                let mut text = Vec::new();
+                while let Ok(Some(chunk)) = resp.chunk().await {
+                    text.extend_from_slice(&chunk[..chunk.len().min(RESPONSE_CAP - text.len())]);
+                    if text.len() >= RESPONSE_CAP {
+                        break;
+                    }
+                }
+                let error = (!status.is_success())
+                    .then(|| format!("HTTP {}: {}", status.as_u16(), String::from_utf8_lossy(&text)));
+                (status.is_success(), Some(i64::from(status.as_u16())), error)
+            }
+            Err(e) => (false, None, Some(if e.is_timeout() { format!("timeout: {e}") } else { e.to_string() })),
+        };
+        let attempts = attempts_before + 1;
+        let now = time::now();
+        if ok {
+            return DeliveryAttempt {
+                status: "succeeded".into(),
+                next_attempt_at: now,
+                response_status: status,
+                error: None,
+            };
+        }
+        if attempts >= sub.max_retries.max(1) {
+            return DeliveryAttempt { status: "failed".into(), next_attempt_at: now, response_status: status, error };
+        }
+        let wait = chrono::Duration::from_std(self.config.wait_after(&sub.backoff, attempts)).unwrap_or_default();
+        DeliveryAttempt { status: "pending".into(), next_attempt_at: now + wait, response_status: status, error }
+    }
+}
+
+impl WebhookConfig {
+    /// The wait after the `attempts`-th failed attempt (from 1) under `backoff`: `exponential`
+    /// 2 s, 4 s, 8 s, …; `linear` 5 s, 10 s, 15 s, … (G-Tateth's strategies, capped at an hour);
+    /// anything else the server-wide schedule, whose last wait repeats.
+    pub fn wait_after(&self, backoff: &str, attempts: i64) -> Duration {
+        let n = attempts.max(1) as u32;
+        let cap = Duration::from_secs(3600);
+        match backoff {
+            "exponential" => Duration::from_secs(2u64.saturating_pow(n.min(20))).min(cap),
+            "linear" => Duration::from_secs(5 * u64::from(n)).min(cap),
+            _ => self.retry_schedule[(n as usize - 1).min(self.retry_schedule.len() - 1)],
+        }
+    }
+}
+
+/// Starts the dispatcher and the sender (one task).
+pub fn spawn_webhook_worker(store: DynStore, sender: WebhookSender, mut shutdown: Shutdown) -> JoinHandle<()> {
+    tokio::spawn(async move {
         loop {
-            if let Err(e) = dispatch(&store).await {
+            if let Err(e) = dispatch(&store, sender.formats()).await {
                 tracing::warn!(error = %e, "webhook dispatch failed; retrying");
             }
-            match send_due(&store, &http, &config).await {
+            match send_due(&store, &sender).await {
                 Ok(n) if n > 0 && !*shutdown.borrow() => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "webhook sending failed; retrying"),
@@ -145,13 +275,18 @@ pub fn spawn_webhook_worker(store: DynStore, config: WebhookConfig, mut shutdown
 }
 
 /// Turns new events into pending deliveries, for every active subscription.
-async fn dispatch(store: &DynStore) -> confab_core::Result<()> {
+async fn dispatch(store: &DynStore, formats: &Formats) -> confab_core::Result<()> {
     for sub in store.active_webhooks().await? {
+        let Some(format) = formats.get(&sub.format) else {
+            tracing::warn!(webhook = %sub.id, format = %sub.format, "unknown webhook format; subscription skipped");
+            continue;
+        };
         let mut from = sub.cursor_position;
         loop {
             let events = store.events_after(sub.tenant_id, from, EVENT_BATCH).await?;
             let Some(to) = events.last().and_then(|e| e.position) else { break };
-            let wanted: Vec<Event> = events.into_iter().filter(|e| sub.wants(e.event_type.as_str())).collect();
+            let wanted: Vec<(&Event, &str)> =
+                events.iter().filter_map(|e| format.event_name(e).filter(|n| sub.wants(n)).map(|n| (e, n))).collect();
             if !store.enqueue_deliveries(&sub, from, to, &wanted, time::now()).await? {
                 break; // another node moved the cursor
             }
@@ -162,16 +297,16 @@ async fn dispatch(store: &DynStore) -> confab_core::Result<()> {
 }
 
 /// Sends the due deliveries, concurrently; returns how many were attempted.
-async fn send_due(store: &DynStore, http: &reqwest::Client, config: &WebhookConfig) -> confab_core::Result<usize> {
+async fn send_due(store: &DynStore, sender: &WebhookSender) -> confab_core::Result<usize> {
     let now = time::now();
     let lease = chrono::Duration::from_std(LEASE).unwrap_or_default();
     let claimed = store.claim_deliveries(now, now + lease, SEND_BATCH).await?;
     let n = claimed.len();
     let mut tasks = Vec::with_capacity(n);
     for (delivery, sub, event) in claimed {
-        let (store, http, config) = (store.clone(), http.clone(), config.clone());
+        let (store, sender) = (store.clone(), sender.clone());
         tasks.push(tokio::spawn(async move {
-            let attempt = attempt(&http, &config, &delivery, &sub, &event).await;
+            let attempt = sender.send(delivery.id, delivery.attempts, &delivery.event_type, &sub, &event).await;
             if let Err(e) = store.record_delivery_attempt(delivery.id, attempt, time::now()).await {
                 tracing::warn!(error = %e, delivery = %delivery.id, "recording a webhook attempt failed");
             }
@@ -181,64 +316,6 @@ async fn send_due(store: &DynStore, http: &reqwest::Client, config: &WebhookConf
         let _ = t.await;
     }
     Ok(n)
-}
-
-/// One POST of `delivery`, and what to record.
-async fn attempt(
-    http: &reqwest::Client,
-    config: &WebhookConfig,
-    delivery: &WebhookDelivery,
-    sub: &Webhook,
-    event: &Event,
-) -> DeliveryAttempt {
-    let body = serde_json::to_vec(&linktor_payload(event, sub)).unwrap_or_default();
-    let ts = time::now().timestamp();
-    let mut req = http
-        .post(&sub.url)
-        .timeout(Duration::from_secs(sub.timeout_secs.clamp(1, 300) as u64))
-        .header("content-type", "application/json")
-        .header("user-agent", "Confab-Webhooks/1")
-        .header("X-Linktor-Signature", linktor_signature(&sub.secret, ts, &body))
-        .header("X-Linktor-Timestamp", ts.to_string())
-        .header("X-Linktor-Event", event.event_type.as_str())
-        .header("X-Linktor-Delivery-Id", delivery.id.to_string());
-    for (k, v) in &sub.headers {
-        if let Some(v) = v.as_str() {
-            req = req.header(k.as_str(), v);
-        }
-    }
-    let (ok, status, error) = match req.body(body).send().await {
-        Ok(mut resp) => {
-            let status = resp.status();
-            let mut text = Vec::new();
-            while let Ok(Some(chunk)) = resp.chunk().await {
-                text.extend_from_slice(&chunk[..chunk.len().min(RESPONSE_CAP - text.len())]);
-                if text.len() >= RESPONSE_CAP {
-                    break;
-                }
-            }
-            let error =
-                (!status.is_success()).then(|| format!("HTTP {}: {}", status.as_u16(), String::from_utf8_lossy(&text)));
-            (status.is_success(), Some(i64::from(status.as_u16())), error)
-        }
-        Err(e) => (false, None, Some(if e.is_timeout() { format!("timeout: {e}") } else { e.to_string() })),
-    };
-    let attempts = delivery.attempts + 1;
-    let now = time::now();
-    if ok {
-        return DeliveryAttempt {
-            status: "succeeded".into(),
-            next_attempt_at: now,
-            response_status: status,
-            error: None,
-        };
-    }
-    if attempts >= sub.max_retries.max(1) {
-        return DeliveryAttempt { status: "failed".into(), next_attempt_at: now, response_status: status, error };
-    }
-    let idx = (attempts as usize - 1).min(config.retry_schedule.len() - 1);
-    let wait = chrono::Duration::from_std(config.retry_schedule[idx]).unwrap_or_default();
-    DeliveryAttempt { status: "pending".into(), next_attempt_at: now + wait, response_status: status, error }
 }
 
 #[cfg(test)]

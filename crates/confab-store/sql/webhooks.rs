@@ -5,18 +5,18 @@
 
 use super::events::{EventRow, EVENT_COLUMNS};
 use super::util::{at, db, limit_offset, us};
-use crate::dialect::{Db, FOR_UPDATE_SKIP_LOCKED};
+use crate::dialect::{Db, FOR_UPDATE, FOR_UPDATE_SKIP_LOCKED};
 use crate::SqlStore;
 use async_trait::async_trait;
 use confab_core::model::{Ctx, Event, JsonMap, Page, PageRequest};
 use confab_core::{Error, Resource, Result, TenantId, Time};
-use confab_store::{DeliveryAttempt, NewWebhook, Webhook, WebhookDelivery, WebhookStore};
+use confab_store::{DeliveryAttempt, NewWebhook, Webhook, WebhookDelivery, WebhookPatch, WebhookStore};
 use sqlx::types::Json;
 use uuid::Uuid;
 
 const SUB_COLUMNS: &str =
     "id, tenant_id, url, events, description, headers, secret, status, max_retries, timeout_secs, \
-     format, cursor_position, created_at, updated_at";
+     format, cursor_position, created_at, updated_at, name, backoff";
 const DELIVERY_COLUMNS: &str = "id, subscription_id, event_id, event_position, event_type, conversation_id, attempts, \
      status, next_attempt_at, last_response_status, last_error, created_at, updated_at";
 
@@ -36,6 +36,8 @@ struct SubRow {
     cursor_position: i64,
     created_at: i64,
     updated_at: i64,
+    name: Option<String>,
+    backoff: String,
 }
 
 impl SubRow {
@@ -46,11 +48,13 @@ impl SubRow {
             url: self.url,
             events: self.events.0,
             description: self.description,
+            name: self.name,
             headers: self.headers.0,
             secret: self.secret,
             status: self.status,
             max_retries: self.max_retries,
             timeout_secs: self.timeout_secs,
+            backoff: self.backoff,
             format: self.format,
             cursor_position: self.cursor_position,
             created_at: at(self.created_at),
@@ -108,7 +112,7 @@ impl WebhookStore for SqlStore {
                 .await
                 .map_err(db)?;
         sqlx::query(&format!(
-            "INSERT INTO webhook_subscriptions ({SUB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $11, $12, $12)"
+            "INSERT INTO webhook_subscriptions ({SUB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $11, $12, $12, $13, $14)"
         ))
         .bind(id)
         .bind(ctx.tenant.0)
@@ -122,6 +126,8 @@ impl WebhookStore for SqlStore {
         .bind(&new.format)
         .bind(cursor.unwrap_or(0))
         .bind(now)
+        .bind(&new.name)
+        .bind(&new.backoff)
         .execute(&self.write)
         .await
         .map_err(db)?;
@@ -160,20 +166,73 @@ impl WebhookStore for SqlStore {
         row.map(SubRow::into_webhook).ok_or_else(|| Error::not_found(Resource::Webhook))
     }
 
-    async fn set_webhook_status(&self, ctx: &Ctx, id: Uuid, status: &str) -> Result<Webhook> {
-        let done = sqlx::query(
-            "UPDATE webhook_subscriptions SET status = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
+    async fn update_webhook(&self, ctx: &Ctx, id: Uuid, patch: WebhookPatch) -> Result<Webhook> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let row: Option<SubRow> = sqlx::query_as::<Db, SubRow>(&format!(
+            "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE tenant_id = $1 AND id = $2{FOR_UPDATE}"
+        ))
+        .bind(ctx.tenant.0)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut w = row.map(SubRow::into_webhook).ok_or_else(|| Error::not_found(Resource::Webhook))?;
+        let reactivated = w.status != "active" && patch.status.as_deref() == Some("active");
+        let WebhookPatch {
+            url,
+            events,
+            description,
+            name,
+            headers,
+            secret,
+            status,
+            max_retries,
+            timeout_secs,
+            backoff,
+        } = patch;
+        w.url = url.unwrap_or(w.url);
+        w.events = events.unwrap_or(w.events);
+        w.description = description.unwrap_or(w.description);
+        w.name = name.unwrap_or(w.name);
+        w.headers = headers.unwrap_or(w.headers);
+        w.secret = secret.unwrap_or(w.secret);
+        w.status = status.unwrap_or(w.status);
+        w.max_retries = max_retries.unwrap_or(w.max_retries);
+        w.timeout_secs = timeout_secs.unwrap_or(w.timeout_secs);
+        w.backoff = backoff.unwrap_or(w.backoff);
+        if reactivated {
+            let (cursor,): (Option<i64>,) =
+                sqlx::query_as::<Db, (Option<i64>,)>("SELECT MAX(position) FROM events WHERE tenant_id = $1")
+                    .bind(ctx.tenant.0)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            w.cursor_position = cursor.unwrap_or(0).max(w.cursor_position);
+        }
+        sqlx::query(
+            "UPDATE webhook_subscriptions SET url = $1, events = $2, description = $3, name = $4, headers = $5,
+                 secret = $6, status = $7, max_retries = $8, timeout_secs = $9, backoff = $10, cursor_position = $11,
+                 updated_at = $12
+             WHERE tenant_id = $13 AND id = $14",
         )
-        .bind(status)
+        .bind(&w.url)
+        .bind(Json(&w.events))
+        .bind(&w.description)
+        .bind(&w.name)
+        .bind(Json(&w.headers))
+        .bind(&w.secret)
+        .bind(&w.status)
+        .bind(w.max_retries)
+        .bind(w.timeout_secs)
+        .bind(&w.backoff)
+        .bind(w.cursor_position)
         .bind(us(confab_core::time::now()))
         .bind(ctx.tenant.0)
         .bind(id)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(Error::not_found(Resource::Webhook));
-        }
+        tx.commit().await.map_err(db)?;
         self.get_webhook(ctx, id).await
     }
 
@@ -232,6 +291,68 @@ impl WebhookStore for SqlStore {
         Ok(Page { items: rows.into_iter().map(DeliveryRow::into_delivery).collect(), total: total as u64 })
     }
 
+    async fn get_webhook_delivery(&self, ctx: &Ctx, id: Uuid, delivery: Uuid) -> Result<WebhookDelivery> {
+        let row: Option<DeliveryRow> = sqlx::query_as::<Db, DeliveryRow>(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1 AND subscription_id = $2 AND id = $3"
+        ))
+        .bind(ctx.tenant.0)
+        .bind(id)
+        .bind(delivery)
+        .fetch_optional(&self.write)
+        .await
+        .map_err(db)?;
+        row.map(DeliveryRow::into_delivery).ok_or_else(|| Error::not_found(Resource::WebhookDelivery))
+    }
+
+    async fn retry_webhook_delivery(&self, ctx: &Ctx, id: Uuid, delivery: Uuid, now: Time) -> Result<WebhookDelivery> {
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1
+             WHERE tenant_id = $2 AND subscription_id = $3 AND id = $4 AND status <> 'pending'",
+        )
+        .bind(us(now))
+        .bind(ctx.tenant.0)
+        .bind(id)
+        .bind(delivery)
+        .execute(&self.write)
+        .await
+        .map_err(db)?;
+        let current = self.get_webhook_delivery(ctx, id, delivery).await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::conflict("DELIVERY_PENDING", "the delivery is still pending: it is retried on its own"));
+        }
+        Ok(current)
+    }
+
+    async fn record_test_delivery(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        event: &Event,
+        event_name: &str,
+        attempt: DeliveryAttempt,
+    ) -> Result<WebhookDelivery> {
+        let now = us(confab_core::time::now());
+        let delivery = Uuid::now_v7();
+        sqlx::query(&format!(
+            "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}, tenant_id)
+             VALUES ($1, $2, $3, 0, $4, NULL, 1, $5, $6, $7, $8, $9, $9, $10)"
+        ))
+        .bind(delivery)
+        .bind(id)
+        .bind(event.id)
+        .bind(event_name)
+        .bind(&attempt.status)
+        .bind(us(attempt.next_attempt_at))
+        .bind(attempt.response_status)
+        .bind(&attempt.error)
+        .bind(now)
+        .bind(ctx.tenant.0)
+        .execute(&self.write)
+        .await
+        .map_err(db)?;
+        self.get_webhook_delivery(ctx, id, delivery).await
+    }
+
     async fn active_webhooks(&self) -> Result<Vec<Webhook>> {
         let rows: Vec<SubRow> = sqlx::query_as::<Db, SubRow>(&format!(
             "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE status = 'active' ORDER BY id"
@@ -242,7 +363,14 @@ impl WebhookStore for SqlStore {
         Ok(rows.into_iter().map(SubRow::into_webhook).collect())
     }
 
-    async fn enqueue_deliveries(&self, sub: &Webhook, from: i64, to: i64, events: &[Event], now: Time) -> Result<bool> {
+    async fn enqueue_deliveries(
+        &self,
+        sub: &Webhook,
+        from: i64,
+        to: i64,
+        events: &[(&Event, &str)],
+        now: Time,
+    ) -> Result<bool> {
         let mut tx = self.write.begin().await.map_err(db)?;
         let moved =
             sqlx::query("UPDATE webhook_subscriptions SET cursor_position = $1 WHERE id = $2 AND cursor_position = $3")
@@ -255,7 +383,7 @@ impl WebhookStore for SqlStore {
         if moved.rows_affected() == 0 {
             return Ok(false);
         }
-        for e in events {
+        for (e, name) in events {
             sqlx::query(&format!(
                 "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}, tenant_id)
                  VALUES ($1, $2, $3, $4, $5, $6, 0, 'pending', $7, NULL, NULL, $7, $7, $8)
@@ -265,7 +393,7 @@ impl WebhookStore for SqlStore {
             .bind(sub.id)
             .bind(e.id)
             .bind(e.position.unwrap_or(0))
-            .bind(e.event_type.as_str())
+            .bind(*name)
             .bind(e.conversation_id.map(|c| c.0))
             .bind(us(now))
             .bind(sub.tenant_id.0)
@@ -319,8 +447,19 @@ impl WebhookStore for SqlStore {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(db)?;
-            if let (Some(sub), Some(event)) = (sub, event) {
-                out.push((row.into_delivery(), sub.into_webhook(), event.into_event()?));
+            match (sub, event) {
+                (Some(sub), Some(event)) => out.push((row.into_delivery(), sub.into_webhook(), event.into_event()?)),
+                _ => {
+                    sqlx::query(
+                        "UPDATE webhook_deliveries SET status = 'failed', last_error = $1, updated_at = $2 WHERE id = $3",
+                    )
+                    .bind("its event is not in the event log (a test delivery is not retried: send a new test)")
+                    .bind(us(now))
+                    .bind(row.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
             }
         }
         tx.commit().await.map_err(db)?;

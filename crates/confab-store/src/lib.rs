@@ -677,14 +677,19 @@ pub struct Webhook {
     /// Event types, `*` for all.
     pub events: Vec<String>,
     pub description: Option<String>,
+    /// A display name (G-Tateth `name`, Airy `name`).
+    pub name: Option<String>,
     pub headers: JsonMap,
+    /// Signs the deliveries; empty for unsigned ones (Airy without `signature_key`).
     pub secret: String,
     /// `active` or `inactive`.
     pub status: String,
     /// Attempts in all (the first one included).
     pub max_retries: i64,
     pub timeout_secs: i64,
-    /// Payload and signature scheme: `linktor`.
+    /// The waits between attempts: `schedule` (server-wide), `exponential` or `linear`.
+    pub backoff: String,
+    /// Payload and signature scheme: `linktor`, `airy`, `protocol` or `gtateth`.
     pub format: String,
     /// The last event position turned into deliveries.
     pub cursor_position: i64,
@@ -705,11 +710,28 @@ pub struct NewWebhook {
     pub url: String,
     pub events: Vec<String>,
     pub description: Option<String>,
+    pub name: Option<String>,
     pub headers: JsonMap,
     pub secret: String,
     pub max_retries: i64,
     pub timeout_secs: i64,
+    pub backoff: String,
     pub format: String,
+}
+
+/// A change to a subscription: `None` leaves a field as it is (`Some(None)` clears an optional one).
+#[derive(Clone, Debug, Default)]
+pub struct WebhookPatch {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<Option<String>>,
+    pub name: Option<Option<String>>,
+    pub headers: Option<JsonMap>,
+    pub secret: Option<String>,
+    pub status: Option<String>,
+    pub max_retries: Option<i64>,
+    pub timeout_secs: Option<i64>,
+    pub backoff: Option<String>,
 }
 
 /// One event to deliver to one subscription.
@@ -746,7 +768,9 @@ pub trait WebhookStore {
     async fn create_webhook(&self, ctx: &Ctx, new: NewWebhook) -> Result<Webhook>;
     async fn list_webhooks(&self, ctx: &Ctx, page: PageRequest) -> Result<Page<Webhook>>;
     async fn get_webhook(&self, ctx: &Ctx, id: Uuid) -> Result<Webhook>;
-    async fn set_webhook_status(&self, ctx: &Ctx, id: Uuid, status: &str) -> Result<Webhook>;
+    /// Applies `patch`; a subscription set active again resumes after the newest event (what
+    /// happened while it was inactive is not delivered).
+    async fn update_webhook(&self, ctx: &Ctx, id: Uuid, patch: WebhookPatch) -> Result<Webhook>;
     /// Deletes the subscription and its deliveries.
     async fn delete_webhook(&self, ctx: &Ctx, id: Uuid) -> Result<()>;
     /// A subscription's deliveries, newest first.
@@ -758,15 +782,38 @@ pub trait WebhookStore {
         event: Option<String>,
         page: PageRequest,
     ) -> Result<Page<WebhookDelivery>>;
+    /// One delivery of a subscription.
+    async fn get_webhook_delivery(&self, ctx: &Ctx, id: Uuid, delivery: Uuid) -> Result<WebhookDelivery>;
+    /// Makes a `failed` or `succeeded` delivery pending again, due at `now`, with a fresh round of
+    /// attempts (its attempt count starts again from 0); a pending one is a conflict.
+    async fn retry_webhook_delivery(&self, ctx: &Ctx, id: Uuid, delivery: Uuid, now: Time) -> Result<WebhookDelivery>;
+    /// Records a test delivery (`POST …/test`), already attempted once, in the delivery log.
+    async fn record_test_delivery(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        event: &Event,
+        event_name: &str,
+        attempt: DeliveryAttempt,
+    ) -> Result<WebhookDelivery>;
     /// Every active subscription of every tenant (the dispatcher's work list).
     async fn active_webhooks(&self) -> Result<Vec<Webhook>>;
     /// Records `events` (already filtered) as pending deliveries due at `now` and moves the
     /// subscription's cursor from `from` to `to`, in one transaction; does nothing (false) when the
     /// cursor is no longer at `from` (another node moved it).
-    async fn enqueue_deliveries(&self, sub: &Webhook, from: i64, to: i64, events: &[Event], now: Time) -> Result<bool>;
+    /// Each event comes with the subscription format's name for it (the delivery's `event_type`).
+    async fn enqueue_deliveries(
+        &self,
+        sub: &Webhook,
+        from: i64,
+        to: i64,
+        events: &[(&Event, &str)],
+        now: Time,
+    ) -> Result<bool>;
     /// Claims up to `limit` due pending deliveries, each the earliest pending one of its
     /// (subscription, conversation), by moving their `next_attempt_at` to `lease_until`; returns
-    /// them with their subscription and event.
+    /// them with their subscription and event. A delivery whose event or subscription no longer
+    /// exists (a test delivery retried, a purged event) is marked failed instead.
     async fn claim_deliveries(
         &self,
         now: Time,

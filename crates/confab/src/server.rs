@@ -62,7 +62,7 @@ pub struct Options {
 /// [`start`] with every option.
 pub fn start_with_options(listener: TcpListener, store: DynStore, options: Options) -> std::io::Result<Running> {
     let Options { url_signing_key, webhooks } = options;
-    let allow_insecure_webhooks = webhooks.allow_insecure;
+    let sender = confab_api::webhook_sender(webhooks);
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let notifier = confab_events::EventNotifier::default();
@@ -70,7 +70,7 @@ pub fn start_with_options(listener: TcpListener, store: DynStore, options: Optio
         confab_events::spawn_snooze_timer(store.clone(), stopped.clone()),
         confab_events::spawn_position_relay(store.clone(), notifier.clone(), stopped.clone()),
         spawn_idempotency_purge(store.clone(), stopped.clone()),
-        confab_events::webhooks::spawn_webhook_worker(store.clone(), webhooks, stopped.clone()),
+        confab_events::webhooks::spawn_webhook_worker(store.clone(), sender.clone(), stopped.clone()),
     ];
     let mut on_stop = stopped.clone();
     let shutdown = async move {
@@ -81,7 +81,7 @@ pub fn start_with_options(listener: TcpListener, store: DynStore, options: Optio
         AppState::new(store)
             .with_url_signing_key(url_signing_key.as_deref())
             .with_event_notifier(notifier)
-            .with_allow_insecure_webhooks(allow_insecure_webhooks),
+            .with_webhooks(sender),
         shutdown,
     ));
     Ok(Running { addr, stop, server, workers })

@@ -13,3 +13,4 @@ pub mod gtateth;
 pub mod linktor;
 pub mod params;
 pub mod protocol;
+pub mod webhooks;

@@ -70,10 +70,40 @@ pub enum EventType {
     BotDeactivated,
     #[serde(rename = "bot.deleted")]
     BotDeleted,
+    /// A conversation handled by a bot was handed to a person (Linktor).
+    #[serde(rename = "bot.handoff")]
+    BotHandoff,
+    #[serde(rename = "user.created")]
+    UserCreated,
+    #[serde(rename = "user.updated")]
+    UserUpdated,
+    #[serde(rename = "tag.created")]
+    TagCreated,
+    #[serde(rename = "tag.updated")]
+    TagUpdated,
+    #[serde(rename = "tag.deleted")]
+    TagDeleted,
+    /// A Protocol group of contacts.
+    #[serde(rename = "group.created")]
+    GroupCreated,
+    #[serde(rename = "group.updated")]
+    GroupUpdated,
+    #[serde(rename = "group.deleted")]
+    GroupDeleted,
+    /// A Protocol attachment.
+    #[serde(rename = "attachment.created")]
+    AttachmentCreated,
+    #[serde(rename = "attachment.updated")]
+    AttachmentUpdated,
+    #[serde(rename = "attachment.deleted")]
+    AttachmentDeleted,
+    /// A test delivery (`POST …/webhooks/:id/test`); never in the event log.
+    #[serde(rename = "test.ping")]
+    TestPing,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 29] = [
+    pub const ALL: [EventType; 42] = [
         EventType::ConversationCreated,
         EventType::ConversationUpdated,
         EventType::ConversationAssigned,
@@ -103,6 +133,19 @@ impl EventType {
         EventType::BotActivated,
         EventType::BotDeactivated,
         EventType::BotDeleted,
+        EventType::BotHandoff,
+        EventType::UserCreated,
+        EventType::UserUpdated,
+        EventType::TagCreated,
+        EventType::TagUpdated,
+        EventType::TagDeleted,
+        EventType::GroupCreated,
+        EventType::GroupUpdated,
+        EventType::GroupDeleted,
+        EventType::AttachmentCreated,
+        EventType::AttachmentUpdated,
+        EventType::AttachmentDeleted,
+        EventType::TestPing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +179,19 @@ impl EventType {
             EventType::BotActivated => "bot.activated",
             EventType::BotDeactivated => "bot.deactivated",
             EventType::BotDeleted => "bot.deleted",
+            EventType::BotHandoff => "bot.handoff",
+            EventType::UserCreated => "user.created",
+            EventType::UserUpdated => "user.updated",
+            EventType::TagCreated => "tag.created",
+            EventType::TagUpdated => "tag.updated",
+            EventType::TagDeleted => "tag.deleted",
+            EventType::GroupCreated => "group.created",
+            EventType::GroupUpdated => "group.updated",
+            EventType::GroupDeleted => "group.deleted",
+            EventType::AttachmentCreated => "attachment.created",
+            EventType::AttachmentUpdated => "attachment.updated",
+            EventType::AttachmentDeleted => "attachment.deleted",
+            EventType::TestPing => "test.ping",
         }
     }
 

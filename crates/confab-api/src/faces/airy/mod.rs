@@ -55,6 +55,7 @@ mod messages;
 mod metadata;
 pub mod render;
 mod tags;
+pub mod webhook_format;
 
 use crate::auth::Auth;
 use crate::error::ApiError;

@@ -58,6 +58,7 @@ pub mod conversations;
 pub mod customers;
 pub mod inboxes;
 pub mod render;
+pub mod webhook_format;
 
 use crate::auth::Auth;
 use crate::error::ApiError;

@@ -18,6 +18,7 @@ pub mod message_render;
 mod messages;
 mod tags;
 mod users;
+pub mod webhook_format;
 mod webhooks;
 
 use crate::auth::Auth;

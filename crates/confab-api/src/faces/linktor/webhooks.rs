@@ -16,14 +16,14 @@ use super::extract::{no_content, Json, LinktorError};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::faces::params::{json_object, text, Params};
+use crate::faces::webhooks::{check_events, check_url, new_secret};
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use confab_core::model::*;
 use confab_core::{Error, Resource as R};
-use confab_store::{NewWebhook, Webhook, WebhookDelivery};
-use rand::Rng;
+use confab_store::{NewWebhook, Webhook, WebhookDelivery, WebhookPatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -153,51 +153,6 @@ pub struct UpdateWebhook {
     pub status: Option<String>,
 }
 
-/// Whether `url` may receive webhooks: `None` when it may, else why not.
-pub fn url_problem(url: &str, allow_insecure: bool) -> Option<&'static str> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Some("must be an https URL");
-    };
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "https" && !(allow_insecure && scheme == "http") {
-        return Some("must be an https URL");
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
-    let host = if let Some(h) = host_port.strip_prefix('[') {
-        h.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    if host.is_empty() || host.chars().any(|c| c.is_whitespace()) {
-        return Some("must have a host");
-    }
-    if allow_insecure {
-        return None;
-    }
-    let host = host.to_ascii_lowercase();
-    if host == "localhost" || host.ends_with(".localhost") {
-        return Some("must be a public address");
-    }
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        let private = match ip {
-            std::net::IpAddr::V4(v4) => {
-                v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast()
-            }
-            std::net::IpAddr::V6(v6) => {
-                v6.is_loopback()
-                    || v6.is_unspecified()
-                    || (v6.segments()[0] & 0xfe00) == 0xfc00
-                    || (v6.segments()[0] & 0xffc0) == 0xfe80
-            }
-        };
-        if private {
-            return Some("must be a public address");
-        }
-    }
-    None
-}
-
 /// List webhook subscriptions (without their secrets).
 #[utoipa::path(get, path = "/webhooks", tag = "webhooks",
     params(
@@ -226,28 +181,15 @@ async fn create_webhook(
 ) -> Result<Response, LinktorError> {
     let ctx = auth.require(ScopeResource::Webhooks, Access::Write)?;
     let url = text("url", body.url, 2000)?.ok_or_else(|| ApiError::invalid("url", "is required"))?;
-    if let Some(problem) = url_problem(&url, s.allow_insecure_webhooks) {
-        let mut e = ApiError::invalid("url", problem);
-        e.code = "INVALID_URL";
-        return Err(e.into());
-    }
+    check_url(&s, "url", &url)?;
+    let format_name = body.format.unwrap_or_else(|| "linktor".into());
+    let Some(format) = s.webhooks.formats().get(&format_name) else {
+        let names = s.webhooks.formats().names().join(", ");
+        return Err(ApiError::invalid("format", format!("must be one of: {names}")).into());
+    };
     let events = body.events.unwrap_or_default();
-    let unknown: Vec<&str> =
-        events.iter().map(String::as_str).filter(|e| *e != "*" && EventType::parse(e).is_none()).collect();
-    if events.is_empty() || !unknown.is_empty() {
-        let message = if events.is_empty() {
-            "must list at least one event type (or \"*\")".to_string()
-        } else {
-            format!("unknown event types: {}", unknown.join(", "))
-        };
-        let mut e = ApiError::invalid("events", message);
-        e.code = "INVALID_EVENTS";
-        return Err(e.into());
-    }
-    let format = body.format.unwrap_or_else(|| "linktor".into());
-    if format != "linktor" {
-        return Err(ApiError::invalid("format", "must be linktor").into());
-    }
+    check_events(format, "events", &events, false)?;
+    let format = format_name;
     let config = body.config.unwrap_or_default();
     let max_retries = config.max_retries.unwrap_or(5);
     if !(1..=10).contains(&max_retries) {
@@ -261,16 +203,16 @@ async fn create_webhook(
     if headers.values().any(|v| !v.is_string()) {
         return Err(ApiError::invalid("headers", "values must be strings").into());
     }
-    let mut raw = [0u8; 24];
-    rand::rng().fill(&mut raw[..]);
     let new = NewWebhook {
         url,
         events,
         description: text("description", body.description, 1000)?,
+        name: None,
         headers,
-        secret: format!("whsec_{}", hex::encode(raw)),
+        secret: new_secret(),
         max_retries,
         timeout_secs,
+        backoff: "schedule".into(),
         format,
     };
     let hook = s.store.create_webhook(&ctx, new).await?;
@@ -301,7 +243,11 @@ async fn update_webhook(
     let id = webhook_id(&id)?;
     let hook = match body.status.as_deref() {
         None => s.store.get_webhook(&ctx, id).await?,
-        Some(st @ ("active" | "inactive")) => s.store.set_webhook_status(&ctx, id, st).await?,
+        Some(st @ ("active" | "inactive")) => {
+            s.store
+                .update_webhook(&ctx, id, WebhookPatch { status: Some(st.into()), ..WebhookPatch::default() })
+                .await?
+        }
         Some(_) => return Err(ApiError::invalid("status", "must be one of: active, inactive").into()),
     };
     Ok(envelope::one(StatusCode::OK, resource(hook, false)))
@@ -351,22 +297,4 @@ async fn list_deliveries(
     p.finish()?;
     let deliveries = s.store.list_webhook_deliveries(&ctx, id, status, event, page).await?;
     Ok(envelope::page_of(deliveries, page, delivery))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::url_problem;
-
-    #[test]
-    fn receiver_urls_are_checked() {
-        assert_eq!(url_problem("https://hooks.example.com/x", false), None);
-        assert!(url_problem("http://hooks.example.com/x", false).is_some());
-        assert!(url_problem("https://127.0.0.1:8080/x", false).is_some());
-        assert!(url_problem("https://10.1.2.3/x", false).is_some());
-        assert!(url_problem("https://[::1]/x", false).is_some());
-        assert!(url_problem("https://localhost/x", false).is_some());
-        assert!(url_problem("ftp://example.com", true).is_some());
-        assert_eq!(url_problem("http://127.0.0.1:9/x", true), None);
-        assert!(url_problem("not a url", false).is_some());
-    }
 }

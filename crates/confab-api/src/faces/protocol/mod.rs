@@ -44,6 +44,7 @@ pub mod form;
 mod groups;
 mod messages;
 pub mod render;
+pub mod webhook_format;
 
 use crate::auth::Auth;
 use crate::error::ApiError;

@@ -1,0 +1,168 @@
+//! What the faces' webhook endpoints share: the receiver URL check, the secret, the formats
+//! registry (each face renders its own payloads, see `faces/<face>/webhook_format.rs`), the event
+//! name check of a format, and the test delivery.
+
+use crate::error::ApiError;
+use crate::AppState;
+use confab_core::model::{Ctx, Event, EventType};
+use confab_core::{time, TenantId};
+use confab_events::webhooks::{Formats, WebhookFormat};
+use confab_store::{Webhook, WebhookDelivery};
+use rand::Rng;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Every format Confab speaks, `linktor` first (the default).
+pub fn webhook_formats() -> Formats {
+    Formats::new(vec![
+        Arc::new(super::linktor::webhook_format::LinktorFormat) as Arc<dyn WebhookFormat>,
+        Arc::new(super::airy::webhook_format::AiryFormat),
+        Arc::new(super::protocol::webhook_format::ProtocolFormat),
+        Arc::new(super::gtateth::webhook_format::GtatethFormat),
+    ])
+}
+
+/// A new secret: `whsec_` and 48 hex digits.
+pub fn new_secret() -> String {
+    let mut raw = [0u8; 24];
+    rand::rng().fill(&mut raw[..]);
+    format!("whsec_{}", hex::encode(raw))
+}
+
+/// Checks `events` against `format`'s vocabulary (`*` is every event): the error names `field`
+/// and has code `INVALID_EVENTS`.
+pub fn check_events(
+    format: &dyn WebhookFormat,
+    field: &str,
+    events: &[String],
+    allow_empty: bool,
+) -> Result<(), ApiError> {
+    let unknown: Vec<&str> =
+        events.iter().map(String::as_str).filter(|e| *e != "*" && !format.event_names().contains(e)).collect();
+    if (events.is_empty() && !allow_empty) || !unknown.is_empty() {
+        let message = if unknown.is_empty() {
+            "must list at least one event type (or \"*\")".to_string()
+        } else {
+            format!(
+                "unknown event types: {} (known to the {} format: {})",
+                unknown.join(", "),
+                format.name(),
+                format.event_names().join(", ")
+            )
+        };
+        let mut e = ApiError::invalid(field, message);
+        e.code = "INVALID_EVENTS";
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Checks a receiver URL (code `INVALID_URL`, naming `field`).
+pub fn check_url(state: &AppState, field: &str, url: &str) -> Result<(), ApiError> {
+    match url_problem(url, state.webhooks.config().allow_insecure) {
+        None => Ok(()),
+        Some(problem) => {
+            let mut e = ApiError::invalid(field, problem);
+            e.code = "INVALID_URL";
+            Err(e)
+        }
+    }
+}
+
+/// Sends a `test.ping` event (or `event_type`'s name in the subscription's format) to `sub` now,
+/// once, and records it in the delivery log.
+pub async fn send_test(
+    state: &AppState,
+    ctx: &Ctx,
+    sub: &Webhook,
+    event_type: EventType,
+) -> confab_core::Result<WebhookDelivery> {
+    let event = Event {
+        id: Uuid::now_v7(),
+        position: None,
+        tenant_id: TenantId(ctx.tenant.0),
+        event_type,
+        subject_id: sub.id,
+        conversation_id: None,
+        actor: ctx.actor.clone(),
+        snapshot: serde_json::json!({}),
+        data: serde_json::json!({"test": true}),
+        created_at: time::now(),
+    };
+    let name =
+        state.webhooks.formats().get(&sub.format).and_then(|f| f.event_name(&event)).unwrap_or(event_type.as_str());
+    let attempt = state.webhooks.send(Uuid::now_v7(), sub.max_retries, name, sub, &event).await;
+    state.store.record_test_delivery(ctx, sub.id, &event, name, attempt).await
+}
+
+/// Whether `url` may receive webhooks: `None` when it may, else why not.
+pub fn url_problem(url: &str, allow_insecure: bool) -> Option<&'static str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Some("must be an https URL");
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && !(allow_insecure && scheme == "http") {
+        return Some("must be an https URL");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(h) = host_port.strip_prefix('[') {
+        h.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace()) {
+        return Some("must have a host");
+    }
+    if allow_insecure {
+        return None;
+    }
+    let host = host.to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") {
+        return Some("must be a public address");
+    }
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        if !is_public(ip) {
+            return Some("must be a public address");
+        }
+    }
+    None
+}
+
+/// Whether `ip` is a public address (not loopback, private, link-local, unique-local, unspecified
+/// nor broadcast).
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            !(v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast())
+        }
+        std::net::IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(std::net::IpAddr::V4(v4));
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_problem;
+
+    #[test]
+    fn receiver_urls_are_checked() {
+        assert_eq!(url_problem("https://hooks.example.com/x", false), None);
+        assert!(url_problem("http://hooks.example.com/x", false).is_some());
+        assert!(url_problem("https://127.0.0.1:8080/x", false).is_some());
+        assert!(url_problem("https://10.1.2.3/x", false).is_some());
+        assert!(url_problem("https://[::1]/x", false).is_some());
+        assert!(url_problem("https://[::ffff:127.0.0.1]/x", false).is_some());
+        assert!(url_problem("https://localhost/x", false).is_some());
+        assert!(url_problem("ftp://example.com", true).is_some());
+        assert_eq!(url_problem("http://127.0.0.1:9/x", true), None);
+        assert!(url_problem("not a url", false).is_some());
+    }
+}
