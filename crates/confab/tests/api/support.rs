@@ -312,3 +312,79 @@ impl TestApp {
             .id()
     }
 }
+
+// ---- A webhook receiver: a real HTTP server on a random loopback port. ----
+
+use axum::http::{HeaderMap, StatusCode};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One request the receiver got: its headers and raw body.
+#[derive(Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// A receiver on a random loopback port that answers `fail_first` requests with 500, then 200.
+pub struct Receiver {
+    pub url: String,
+    pub got: Arc<Mutex<Vec<Received>>>,
+}
+
+pub async fn receiver(fail_first: usize) -> Receiver {
+    let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let count = Arc::new(AtomicUsize::new(0));
+    let (g, c) = (got.clone(), count.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let (g, c) = (g.clone(), c.clone());
+            async move {
+                g.lock().unwrap().push(Received { headers, body: body.to_vec() });
+                if c.fetch_add(1, Ordering::SeqCst) < fail_first {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "try later")
+                } else {
+                    (StatusCode::OK, "ok")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Receiver { url, got }
+}
+
+impl Receiver {
+    /// Waits until `n` requests arrived (at most 15 s) and returns them.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let start = Instant::now();
+        loop {
+            let got = self.got.lock().unwrap().clone();
+            if got.len() >= n || start.elapsed() > Duration::from_secs(15) {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+pub fn header<'a>(r: &'a Received, name: &str) -> &'a str {
+    r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_else(|| panic!("no {name} header"))
+}
+
+/// Lower-case hex of `b`.
+pub fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Parses a received body as JSON.
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}

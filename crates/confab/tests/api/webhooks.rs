@@ -2,69 +2,9 @@
 //! local receiver, retries after a failing answer, and the delivery log.
 
 use crate::conversation_actions::conversation;
-use crate::support::TestApp;
-use axum::http::{HeaderMap, StatusCode};
+use crate::support::{header, hex_encode, receiver, Received, TestApp};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// One request the receiver got: its headers and raw body.
-#[derive(Clone)]
-struct Received {
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-/// A receiver on a random loopback port that answers `fail_first` requests with 500, then 200.
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<Received>>>,
-}
-
-async fn receiver(fail_first: usize) -> Receiver {
-    let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-    let count = Arc::new(AtomicUsize::new(0));
-    let (g, c) = (got.clone(), count.clone());
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let (g, c) = (g.clone(), c.clone());
-            async move {
-                g.lock().unwrap().push(Received { headers, body: body.to_vec() });
-                if c.fetch_add(1, Ordering::SeqCst) < fail_first {
-                    (StatusCode::INTERNAL_SERVER_ERROR, "try later")
-                } else {
-                    (StatusCode::OK, "ok")
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Receiver { url, got }
-}
-
-impl Receiver {
-    /// Waits until `n` requests arrived (at most 15 s) and returns them.
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
-        let start = Instant::now();
-        loop {
-            let got = self.got.lock().unwrap().clone();
-            if got.len() >= n || start.elapsed() > Duration::from_secs(15) {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-fn header<'a>(r: &'a Received, name: &str) -> &'a str {
-    r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_else(|| panic!("no {name} header"))
-}
 
 /// `X-Linktor-Signature` checked the way a receiver does: HMAC-SHA256 of "{timestamp}.{body}".
 fn verify(r: &Received, secret: &str) {
@@ -73,10 +13,6 @@ fn verify(r: &Received, secret: &str) {
     msg.extend_from_slice(&r.body);
     let expected = format!("sha256={}", hex_encode(&confab_events::webhooks::hmac_sha256(secret.as_bytes(), &msg)));
     assert_eq!(header(r, "x-linktor-signature"), expected);
-}
-
-fn hex_encode(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 async fn subscribe(app: &TestApp, url: &str, events: Value) -> Value {
