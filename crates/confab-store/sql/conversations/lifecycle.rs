@@ -69,6 +69,31 @@ fn assignee_json(a: Option<Assignee>) -> serde_json::Value {
     }
 }
 
+/// Appends `bot.handoff` when a conversation a bot held goes to someone who is not a bot (a person
+/// or a queue): the snapshot is the conversation after the change, the data names the bot and the
+/// new assignee.
+async fn bot_handoff(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    view: &ConversationView,
+    previous: Option<Assignee>,
+    next: Assignee,
+    reason: Option<&str>,
+    now: Time,
+) -> Result<()> {
+    let Some(bot) = previous.filter(|p| p.kind == ActorKind::Bot && next.kind != ActorKind::Bot) else {
+        return Ok(());
+    };
+    let event = NewEvent {
+        event_type: EventType::BotHandoff,
+        subject_id: bot.id,
+        conversation_id: Some(view.conversation.id),
+        snapshot: serde_json::to_value(view).map_err(Error::internal)?,
+        data: json!({ "botId": bot.id, "to": assignee_json(Some(next)), "reason": reason }),
+    };
+    crate::sql::events::append(tx, ctx.tenant, &ctx.actor, event, now).await
+}
+
 /// Inserts an internal note.
 async fn insert_note(
     tx: &mut Tx,
@@ -328,9 +353,10 @@ impl ConversationStore for SqlStore {
             "changed": ["assignee"],
             "assignee": assignee_json(Some(assignee)),
             "previousAssignee": assignee_json(previous),
-            "note": input.note,
+            "note": &input.note,
         });
         let view = finish(&mut tx, ctx, id, Some(EventType::ConversationAssigned), data, now).await?;
+        bot_handoff(&mut tx, ctx, &view, previous, assignee, input.note.as_deref(), now).await?;
         tx.commit().await.map_err(db)?;
         Ok(view)
     }
@@ -383,11 +409,12 @@ impl ConversationStore for SqlStore {
             "changed": ["assignee"],
             "from": assignee_json(previous),
             "to": assignee_json(Some(assignee)),
-            "reason": input.reason,
+            "reason": &input.reason,
             "summary": input.summary,
             "notifyContact": input.notify_contact,
         });
         let view = finish(&mut tx, ctx, id, Some(EventType::ConversationTransferred), data, now).await?;
+        bot_handoff(&mut tx, ctx, &view, previous, assignee, input.reason.as_deref(), now).await?;
         tx.commit().await.map_err(db)?;
         Ok(view)
     }

@@ -5,9 +5,19 @@
 //! sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`, `X-Linktor-Timestamp: <unix seconds>`,
 //! `X-Linktor-Event: <name>`, `X-Linktor-Delivery-Id: <delivery id>`. Event names are Confab's own
 //! (Linktor's vocabulary, which Confab's event log uses).
+//!
+//! `data` is the event's subject as the Linktor face renders it (`{id, type, attributes}`, the
+//! same resource a GET answers), built from the event's snapshot: a conversation, a message, a
+//! contact, a channel, a bot, a user or a tag. Subjects the Linktor face has no resource for
+//! (Protocol groups and attachments) and `test.ping` carry the snapshot as it is. `bot.handoff`
+//! (a conversation a bot held was assigned or transferred to a person or a queue) carries the
+//! conversation after the handoff.
 
-use confab_core::model::{Event, EventType};
+use confab_core::model::{Bot, Channel, Contact, ConversationView, Event, EventType, Message, Tag, User};
 use confab_events::webhooks::{hmac_sha256, Outgoing, Rendered, WebhookFormat};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
 
 pub struct LinktorFormat;
 
@@ -34,11 +44,7 @@ impl WebhookFormat for LinktorFormat {
             "id": event.id.to_string(),
             "event": out.event_name,
             "timestamp": event.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "data": {
-                "id": event.subject_id.to_string(),
-                "type": event.event_type.subject_kind(),
-                "attributes": attributes(event),
-            },
+            "data": data(event),
             "meta": {"organizationId": event.tenant_id.0.to_string(), "webhookId": out.sub.id.to_string()},
         }))
         .unwrap_or_default();
@@ -62,8 +68,30 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(hmac_sha256(secret.as_bytes(), &msg)))
 }
 
-/// The event's subject as this face renders it. TODO(this session): render each subject kind in
-/// the Linktor face's shape; for now the raw snapshot.
-fn attributes(event: &Event) -> serde_json::Value {
-    event.snapshot.clone()
+/// The event's subject as the Linktor face renders it, from the snapshot.
+fn data(event: &Event) -> Value {
+    fn as_resource<T: DeserializeOwned, R: Serialize>(snapshot: &Value, render: impl FnOnce(T) -> R) -> Option<Value> {
+        let model = T::deserialize(snapshot).ok()?;
+        serde_json::to_value(render(model)).ok()
+    }
+    let s = &event.snapshot;
+    // A handoff's subject is the bot, its snapshot the conversation handed over.
+    let kind = if event.event_type == EventType::BotHandoff { "conversation" } else { event.event_type.subject_kind() };
+    let rendered = match kind {
+        "conversation" => as_resource::<ConversationView, _>(s, super::conversations::resource),
+        "message" => as_resource::<Message, _>(s, super::message_render::resource),
+        "contact" => as_resource::<Contact, _>(s, super::contacts::resource),
+        "channel" => as_resource::<Channel, _>(s, super::channels::resource),
+        "bot" => as_resource::<Bot, _>(s, super::bots::resource),
+        "user" => as_resource::<User, _>(s, super::users::resource),
+        "tag" => as_resource::<Tag, _>(s, super::tags::resource),
+        _ => None,
+    };
+    rendered.unwrap_or_else(|| {
+        serde_json::json!({
+            "id": event.subject_id.to_string(),
+            "type": event.event_type.subject_kind(),
+            "attributes": event.snapshot,
+        })
+    })
 }

@@ -1,4 +1,4 @@
-//! `/v1/webhooks`: create, list, get, PATCH `status`, delete, and the delivery log.
+//! `/v1/webhooks`: create, list, get, PATCH, delete, test, the delivery log and manual retries.
 //!
 //! Decisions: `url` must be `https://` with a host that is not `localhost` nor a loopback, private,
 //! link-local or unspecified IP literal (400 `INVALID_URL` naming `url`) unless the server runs
@@ -6,9 +6,20 @@
 //! `INVALID_EVENTS` naming `events`); `config.maxRetries` (1 to 10, default 5) counts every attempt,
 //! the first one included (Linktor's five: one immediate and four retries), and `config.timeout`
 //! (seconds, 1 to 60, default 30) bounds each attempt; `config.retryPolicy` is accepted and ignored
-//! (the wait between attempts is the server-wide schedule). `format` is `linktor` (the only one
-//! so far). The secret (`whsec_` and 48 hex digits) is in the 201 answer only. A new subscription
-//! receives the events committed after it was created.
+//! (the wait between attempts is the server-wide schedule). `format` is `linktor` (default),
+//! `airy`, `protocol` or `gtateth`: the payload shape, signature scheme and event names of that
+//! platform (Protocol has no subscription API of its own, so Protocol subscriptions are made here);
+//! `events` are checked against the format's names. The secret (`whsec_` and 48 hex digits) is in
+//! the 201 answer only. A new subscription receives the events committed after it was created; one
+//! set `inactive` then `active` again resumes after the newest event.
+//!
+//! PATCH takes `status` (Linktor's documented field) and also `url`, `events`, `description`,
+//! `headers` and `config`, validated as at creation. `POST …/test` `{event?}` (default `test.ping`;
+//! any event name of the format) sends one signed delivery now with an empty `attributes`,
+//! records it in the delivery log and answers it (201) whatever the receiver said: its `status` is
+//! `succeeded` or `failed`. `POST …/deliveries/{deliveryId}/retry` makes a `failed` (or
+//! `succeeded`) delivery pending again with a fresh round of attempts (202); a pending one is 409
+//! `DELIVERY_PENDING`; a test delivery is not retried (send a new test).
 
 use super::envelope::{self, iso, page_request, Resource};
 use super::extract::Path;
@@ -16,7 +27,7 @@ use super::extract::{no_content, Json, LinktorError};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::faces::params::{json_object, text, Params};
-use crate::faces::webhooks::{check_events, check_url, new_secret};
+use crate::faces::webhooks::{check_events, check_url, new_secret, send_test};
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -35,6 +46,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_webhooks, create_webhook))
         .routes(routes!(get_webhook, update_webhook, delete_webhook))
         .routes(routes!(list_deliveries))
+        .routes(routes!(test_webhook))
+        .routes(routes!(retry_delivery))
 }
 
 /// A webhook subscription's attributes (`secret` only in the answer to its creation).
@@ -145,12 +158,51 @@ pub struct CreateWebhook {
     pub format: Option<String>,
 }
 
-/// Request body of `PATCH /v1/webhooks/{id}`.
+/// Request body of `PATCH /v1/webhooks/{id}` (every field optional).
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateWebhook {
     /// active or inactive.
     pub status: Option<String>,
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<String>,
+    #[schema(value_type = Object)]
+    pub headers: Option<JsonMap>,
+    pub config: Option<WebhookConfigDoc>,
+}
+
+/// Request body of `POST /v1/webhooks/{id}/test`.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TestWebhook {
+    /// An event name of the subscription's format (default `test.ping`).
+    pub event: Option<String>,
+}
+
+/// `config.maxRetries` and `config.timeout`, checked; `None` where absent.
+fn config_values(config: Option<WebhookConfigDoc>) -> Result<(Option<i64>, Option<i64>), ApiError> {
+    let config = config.unwrap_or_default();
+    if let Some(n) = config.max_retries {
+        if !(1..=10).contains(&n) {
+            return Err(ApiError::invalid("config.maxRetries", "must be from 1 to 10"));
+        }
+    }
+    if let Some(t) = config.timeout {
+        if !(1..=60).contains(&t) {
+            return Err(ApiError::invalid("config.timeout", "must be from 1 to 60 seconds"));
+        }
+    }
+    Ok((config.max_retries, config.timeout))
+}
+
+/// `headers`, checked: an object of strings.
+fn header_values(headers: Option<JsonMap>) -> Result<Option<JsonMap>, ApiError> {
+    let headers = json_object("headers", headers)?;
+    if headers.as_ref().is_some_and(|h| h.values().any(|v| !v.is_string())) {
+        return Err(ApiError::invalid("headers", "values must be strings"));
+    }
+    Ok(headers)
 }
 
 /// List webhook subscriptions (without their secrets).
@@ -190,19 +242,8 @@ async fn create_webhook(
     let events = body.events.unwrap_or_default();
     check_events(format, "events", &events, false)?;
     let format = format_name;
-    let config = body.config.unwrap_or_default();
-    let max_retries = config.max_retries.unwrap_or(5);
-    if !(1..=10).contains(&max_retries) {
-        return Err(ApiError::invalid("config.maxRetries", "must be from 1 to 10").into());
-    }
-    let timeout_secs = config.timeout.unwrap_or(30);
-    if !(1..=60).contains(&timeout_secs) {
-        return Err(ApiError::invalid("config.timeout", "must be from 1 to 60 seconds").into());
-    }
-    let headers = json_object("headers", body.headers)?.unwrap_or_default();
-    if headers.values().any(|v| !v.is_string()) {
-        return Err(ApiError::invalid("headers", "values must be strings").into());
-    }
+    let (max_retries, timeout_secs) = config_values(body.config)?;
+    let headers = header_values(body.headers)?.unwrap_or_default();
     let new = NewWebhook {
         url,
         events,
@@ -210,8 +251,8 @@ async fn create_webhook(
         name: None,
         headers,
         secret: new_secret(),
-        max_retries,
-        timeout_secs,
+        max_retries: max_retries.unwrap_or(5),
+        timeout_secs: timeout_secs.unwrap_or(30),
         backoff: "schedule".into(),
         format,
     };
@@ -241,15 +282,33 @@ async fn update_webhook(
 ) -> Result<Response, LinktorError> {
     let ctx = auth.require(ScopeResource::Webhooks, Access::Write)?;
     let id = webhook_id(&id)?;
-    let hook = match body.status.as_deref() {
-        None => s.store.get_webhook(&ctx, id).await?,
-        Some(st @ ("active" | "inactive")) => {
-            s.store
-                .update_webhook(&ctx, id, WebhookPatch { status: Some(st.into()), ..WebhookPatch::default() })
-                .await?
-        }
+    let current = s.store.get_webhook(&ctx, id).await?;
+    let status = match body.status.as_deref() {
+        None => None,
+        Some(st @ ("active" | "inactive")) => Some(st.to_string()),
         Some(_) => return Err(ApiError::invalid("status", "must be one of: active, inactive").into()),
     };
+    let url = text("url", body.url, 2000)?;
+    if let Some(url) = &url {
+        check_url(&s, "url", url)?;
+    }
+    if let Some(events) = &body.events {
+        let format =
+            s.webhooks.formats().get(&current.format).ok_or_else(|| ApiError::invalid("format", "is unknown"))?;
+        check_events(format, "events", events, false)?;
+    }
+    let (max_retries, timeout_secs) = config_values(body.config)?;
+    let patch = WebhookPatch {
+        url,
+        events: body.events,
+        description: text("description", body.description, 1000)?.map(Some),
+        headers: header_values(body.headers)?,
+        status,
+        max_retries,
+        timeout_secs,
+        ..WebhookPatch::default()
+    };
+    let hook = s.store.update_webhook(&ctx, id, patch).await?;
     Ok(envelope::one(StatusCode::OK, resource(hook, false)))
 }
 
@@ -297,4 +356,74 @@ async fn list_deliveries(
     p.finish()?;
     let deliveries = s.store.list_webhook_deliveries(&ctx, id, status, event, page).await?;
     Ok(envelope::page_of(deliveries, page, delivery))
+}
+
+/// Send one test delivery now (default event `test.ping`) and record it in the delivery log.
+#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path)), request_body = TestWebhook,
+    responses((status = 201, body = envelope::Doc<Resource<DeliveryAttributes>>), (status = 400, body = super::extract::ErrorDoc), (status = 404, body = super::extract::ErrorDoc)),
+    security(("bearer" = []), ("api_key" = [])))]
+async fn test_webhook(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    req: axum::extract::Request,
+) -> Result<Response, LinktorError> {
+    let ctx = auth.require(ScopeResource::Webhooks, Access::Write)?;
+    let hook = s.store.get_webhook(&ctx, webhook_id(&id)?).await?;
+    // The body is optional: an empty one is the default test.
+    let bytes = crate::faces::params::read_body(req).await?;
+    let body: TestWebhook = if bytes.iter().all(u8::is_ascii_whitespace) {
+        TestWebhook::default()
+    } else {
+        crate::faces::params::parse_json(&bytes)?
+    };
+    let event_type = match body.event.as_deref() {
+        None | Some("test.ping") => EventType::TestPing,
+        Some(name) => {
+            let format =
+                s.webhooks.formats().get(&hook.format).ok_or_else(|| ApiError::invalid("event", "unknown format"))?;
+            EventType::ALL.into_iter().find(|t| format.event_name(&probe(*t)) == Some(name)).ok_or_else(|| {
+                ApiError::invalid("event", format!("is not an event of the {} format (or test.ping)", hook.format))
+            })?
+        }
+    };
+    let sent = send_test(&s, &ctx, &hook, event_type).await?;
+    Ok(envelope::one(StatusCode::CREATED, delivery(sent)))
+}
+
+/// An event of type `t` with nothing in it, to ask a format for its name.
+fn probe(t: EventType) -> Event {
+    Event {
+        id: Uuid::nil(),
+        position: None,
+        tenant_id: confab_core::TenantId(Uuid::nil()),
+        event_type: t,
+        subject_id: Uuid::nil(),
+        conversation_id: None,
+        actor: Actor::system(),
+        snapshot: serde_json::Value::Null,
+        data: serde_json::Value::Null,
+        created_at: confab_core::time::now(),
+    }
+}
+
+/// Make a failed delivery pending again, with a fresh round of attempts.
+#[utoipa::path(post, path = "/webhooks/{id}/deliveries/{deliveryId}/retry", tag = "webhooks",
+    params(("id" = String, Path), ("deliveryId" = String, Path)),
+    responses((status = 202, body = envelope::Doc<Resource<DeliveryAttributes>>), (status = 404, body = super::extract::ErrorDoc), (status = 409, body = super::extract::ErrorDoc)),
+    security(("bearer" = []), ("api_key" = [])))]
+async fn retry_delivery(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path((id, delivery_id)): Path<(String, String)>,
+) -> Result<Response, LinktorError> {
+    let ctx = auth.require(ScopeResource::Webhooks, Access::Write)?;
+    let id = webhook_id(&id)?;
+    let delivery_id: Uuid = delivery_id.parse().map_err(|_| Error::not_found(R::WebhookDelivery))?;
+    let current = s.store.get_webhook_delivery(&ctx, id, delivery_id).await?;
+    if current.event_position == 0 {
+        return Err(Error::conflict("TEST_DELIVERY", "a test delivery is not retried: send a new test").into());
+    }
+    let retried = s.store.retry_webhook_delivery(&ctx, id, delivery_id, confab_core::time::now()).await?;
+    Ok(envelope::one(StatusCode::ACCEPTED, delivery(retried)))
 }
