@@ -105,6 +105,9 @@ impl WebhookStore for SqlStore {
     async fn create_webhook(&self, ctx: &Ctx, new: NewWebhook) -> Result<Webhook> {
         let now = us(confab_core::time::now());
         let id = Uuid::now_v7();
+        // Events committed before now but not yet positioned (PostgreSQL's relay runs apart) are
+        // positioned first, so that the cursor below starts after them.
+        crate::dialect::assign_event_positions(&self.write).await?;
         let (cursor,): (Option<i64>,) =
             sqlx::query_as::<Db, (Option<i64>,)>("SELECT MAX(position) FROM events WHERE tenant_id = $1")
                 .bind(ctx.tenant.0)
@@ -167,6 +170,10 @@ impl WebhookStore for SqlStore {
     }
 
     async fn update_webhook(&self, ctx: &Ctx, id: Uuid, patch: WebhookPatch) -> Result<Webhook> {
+        if patch.status.as_deref() == Some("active") {
+            // As at creation: a reactivated subscription resumes after every committed event.
+            crate::dialect::assign_event_positions(&self.write).await?;
+        }
         let mut tx = self.write.begin().await.map_err(db)?;
         let row: Option<SubRow> = sqlx::query_as::<Db, SubRow>(&format!(
             "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE tenant_id = $1 AND id = $2{FOR_UPDATE}"
@@ -408,33 +415,46 @@ impl WebhookStore for SqlStore {
     async fn claim_deliveries(
         &self,
         now: Time,
-        lease_until: Time,
+        lease_margin: std::time::Duration,
         limit: u32,
+        in_flight: &std::collections::HashMap<Uuid, usize>,
+        per_subscription: usize,
     ) -> Result<Vec<(WebhookDelivery, Webhook, Event)>> {
+        let full: Vec<Uuid> = in_flight.iter().filter(|(_, n)| **n >= per_subscription).map(|(id, _)| *id).collect();
+        let skip = if full.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (0..full.len()).map(|i| format!("${}", i + 3)).collect();
+            format!(" AND d.subscription_id NOT IN ({})", marks.join(", "))
+        };
+        let mut room: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
         let mut tx = self.write.begin().await.map_err(db)?;
         // The earliest pending delivery of its (subscription, conversation) only: a later event
-        // waits while an earlier one is retried.
-        let rows: Vec<DeliveryRow> = sqlx::query_as::<Db, DeliveryRow>(&format!(
+        // waits while an earlier one is retried — or leased (a leased row is still `pending`, due
+        // at its lease's end), so an attempt in flight holds back its successors too.
+        let sql = format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
              WHERE d.status = 'pending' AND d.next_attempt_at <= $1
                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
                    WHERE e.subscription_id = d.subscription_id AND e.status = 'pending'
-                     AND e.conversation_id = d.conversation_id AND e.event_position < d.event_position)
+                     AND e.conversation_id = d.conversation_id AND e.event_position < d.event_position){skip}
              ORDER BY d.next_attempt_at, d.event_position LIMIT $2{FOR_UPDATE_SKIP_LOCKED}"
-        ))
-        .bind(us(now))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+        );
+        let mut query = sqlx::query_as::<Db, DeliveryRow>(&sql).bind(us(now)).bind(i64::from(limit));
+        for id in &full {
+            query = query.bind(*id);
+        }
+        let rows: Vec<DeliveryRow> = query.fetch_all(&mut *tx).await.map_err(db)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = $2")
-                .bind(us(lease_until))
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            // Under the cap: the rest of this subscription's rows stay pending, unleased.
+            let left = room.entry(row.subscription_id).or_insert_with(|| {
+                per_subscription.saturating_sub(in_flight.get(&row.subscription_id).copied().unwrap_or(0))
+            });
+            if *left == 0 {
+                continue;
+            }
+            *left -= 1;
             let sub: Option<SubRow> =
                 sqlx::query_as::<Db, SubRow>(&format!("SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE id = $1"))
                     .bind(row.subscription_id)
@@ -448,7 +468,19 @@ impl WebhookStore for SqlStore {
                     .await
                     .map_err(db)?;
             match (sub, event) {
-                (Some(sub), Some(event)) => out.push((row.into_delivery(), sub.into_webhook(), event.into_event()?)),
+                (Some(sub), Some(event)) => {
+                    // The lease: the attempt's own bound (the sender caps its timeout the same
+                    // way) and a margin for rendering and recording it.
+                    let timeout = std::time::Duration::from_secs(sub.timeout_secs.clamp(1, 300) as u64);
+                    let lease_until = now + chrono::Duration::from_std(timeout + lease_margin).unwrap_or_default();
+                    sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = $2")
+                        .bind(us(lease_until))
+                        .bind(row.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    out.push((row.into_delivery(), sub.into_webhook(), event.into_event()?))
+                }
                 _ => {
                     sqlx::query(
                         "UPDATE webhook_deliveries SET status = 'failed', last_error = $1, updated_at = $2 WHERE id = $3",
@@ -466,10 +498,17 @@ impl WebhookStore for SqlStore {
         Ok(out)
     }
 
-    async fn record_delivery_attempt(&self, id: Uuid, attempt: DeliveryAttempt, now: Time) -> Result<()> {
-        sqlx::query(
+    async fn record_delivery_attempt(
+        &self,
+        id: Uuid,
+        attempts_before: i64,
+        attempt: DeliveryAttempt,
+        now: Time,
+    ) -> Result<bool> {
+        let done = sqlx::query(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, status = $1, next_attempt_at = $2,
-                 last_response_status = $3, last_error = $4, updated_at = $5 WHERE id = $6",
+                 last_response_status = $3, last_error = $4, updated_at = $5
+             WHERE id = $6 AND status = 'pending' AND attempts = $7",
         )
         .bind(&attempt.status)
         .bind(us(attempt.next_attempt_at))
@@ -477,9 +516,10 @@ impl WebhookStore for SqlStore {
         .bind(&attempt.error)
         .bind(us(now))
         .bind(id)
+        .bind(attempts_before)
         .execute(&self.write)
         .await
         .map_err(db)?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 }

@@ -811,17 +811,33 @@ pub trait WebhookStore {
         now: Time,
     ) -> Result<bool>;
     /// Claims up to `limit` due pending deliveries, each the earliest pending one of its
-    /// (subscription, conversation), by moving their `next_attempt_at` to `lease_until`; returns
-    /// them with their subscription and event. A delivery whose event or subscription no longer
-    /// exists (a test delivery retried, a purged event) is marked failed instead.
+    /// (subscription, conversation), by leasing them: their `next_attempt_at` moves to `now` + their
+    /// subscription's `timeout_secs` (1 to 300) + `lease_margin`, so a delivery whose
+    /// sender died is claimed again soon after its attempt would have timed out. Returns them with
+    /// their subscription and event. A delivery whose event or subscription no longer exists (a test
+    /// delivery retried, a purged event) is marked failed instead.
+    /// `in_flight` counts the caller's attempts in flight per subscription: no subscription gets
+    /// more than `per_subscription` in all (those at the cap are not even read, so a dead receiver
+    /// with a long queue cannot crowd the others out of the `limit`).
     async fn claim_deliveries(
         &self,
         now: Time,
-        lease_until: Time,
+        lease_margin: std::time::Duration,
         limit: u32,
+        in_flight: &std::collections::HashMap<Uuid, usize>,
+        per_subscription: usize,
     ) -> Result<Vec<(WebhookDelivery, Webhook, Event)>>;
-    /// Records an attempt's outcome (attempts + 1).
-    async fn record_delivery_attempt(&self, id: Uuid, attempt: DeliveryAttempt, now: Time) -> Result<()>;
+    /// Records an attempt's outcome (attempts + 1) if the delivery is still the pending one with
+    /// `attempts_before` attempts that was claimed: a sender that outlived its lease (and whose
+    /// delivery another sender took over and recorded meanwhile) changes nothing. Returns whether
+    /// it was recorded.
+    async fn record_delivery_attempt(
+        &self,
+        id: Uuid,
+        attempts_before: i64,
+        attempt: DeliveryAttempt,
+        now: Time,
+    ) -> Result<bool>;
 }
 
 /// Ids of things the store can look up by raw UUID (assignee detection).

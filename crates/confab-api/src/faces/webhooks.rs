@@ -129,23 +129,10 @@ pub fn url_problem(url: &str, allow_insecure: bool) -> Option<&'static str> {
     None
 }
 
-/// Whether `ip` is a public address (not loopback, private, link-local, unique-local, unspecified
-/// nor broadcast).
+/// Whether `ip` is a public address: the delivery worker's rule
+/// ([`confab_events::webhooks::is_public`]), so a URL accepted here is one the worker may call.
 pub fn is_public(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v4) => {
-            !(v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast())
-        }
-        std::net::IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(std::net::IpAddr::V4(v4));
-            }
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80)
-        }
-    }
+    confab_events::webhooks::is_public(ip)
 }
 
 #[cfg(test)]
