@@ -1,12 +1,18 @@
 //! Tags of a tenant. Deleting a tag removes it from every conversation, and renaming one renames it
 //! in every conversation (their views show tag names), each with a `conversation.updated` event.
+//!
+//! Every change of a tag appends its own event in the same transaction, with the tag as its
+//! snapshot (the tag as it was, for a delete): `tag.created`, `tag.updated` (only when the name or
+//! the colour changed) and `tag.deleted`. [`emit_tag_created`] is there for the other writers that
+//! create tags (tagging a conversation by a new name).
 
-use super::util::{at, db, unique_violation, us};
+use super::events::append;
+use super::util::{at, db, unique_violation, us, Tx};
 use crate::dialect::FOR_UPDATE;
 use crate::SqlStore;
 use async_trait::async_trait;
-use confab_core::model::{Ctx, Tag, TagPatch};
-use confab_core::{time, ConversationId, Error, Resource, Result, TagId, TenantId};
+use confab_core::model::{Ctx, EventType, NewEvent, Tag, TagPatch};
+use confab_core::{time, ConversationId, Error, Resource, Result, TagId, TenantId, Time};
 use confab_store::TagStore;
 use serde_json::json;
 use uuid::Uuid;
@@ -15,6 +21,23 @@ type Row = (Uuid, Uuid, String, String, i64);
 
 fn tag((id, tenant, name, color, created): Row) -> Tag {
     Tag { id: TagId(id), tenant_id: TenantId(tenant), name, color, created_at: at(created) }
+}
+
+/// Appends a tag event with `t` as its snapshot, in the caller's transaction.
+async fn emit(tx: &mut Tx, ctx: &Ctx, t: &Tag, event_type: EventType, now: Time) -> Result<()> {
+    let event = NewEvent {
+        event_type,
+        subject_id: t.id.0,
+        conversation_id: None,
+        snapshot: serde_json::to_value(t).map_err(Error::internal)?,
+        data: serde_json::Value::Null,
+    };
+    append(tx, ctx.tenant, &ctx.actor, event, now).await
+}
+
+/// `tag.created` for a tag another writer created in `tx` (tagging a conversation by a new name).
+pub(crate) async fn emit_tag_created(tx: &mut Tx, ctx: &Ctx, t: &Tag, now: Time) -> Result<()> {
+    emit(tx, ctx, t, EventType::TagCreated, now).await
 }
 
 #[async_trait]
@@ -35,6 +58,8 @@ impl TagStore for SqlStore {
     }
 
     async fn create_tag(&self, ctx: &Ctx, name: String, color: Option<String>) -> Result<Tag> {
+        let now = time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
         let row: Row = sqlx::query_as(
             "INSERT INTO tags (id, tenant_id, name, color, created_at) VALUES ($1, $2, $3, $4, $5)
              RETURNING id, tenant_id, name, color, created_at",
@@ -43,8 +68,8 @@ impl TagStore for SqlStore {
         .bind(ctx.tenant.0)
         .bind(&name)
         .bind(color.unwrap_or_else(|| "tag-blue".into()))
-        .bind(us(time::now()))
-        .fetch_one(&self.write)
+        .bind(us(now))
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| match unique_violation(&e) {
             Some(_) => Error::Conflict {
@@ -54,7 +79,10 @@ impl TagStore for SqlStore {
             },
             None => db(e),
         })?;
-        Ok(tag(row))
+        let created = tag(row);
+        emit(&mut tx, ctx, &created, EventType::TagCreated, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(created)
     }
 
     async fn delete_tag(&self, ctx: &Ctx, id: TagId) -> Result<()> {
@@ -99,6 +127,7 @@ impl TagStore for SqlStore {
         for conversation in touched {
             super::contacts::touch_conversation(&mut tx, ctx, ConversationId(conversation), data.clone(), now).await?;
         }
+        emit(&mut tx, ctx, &tag, EventType::TagDeleted, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(())
     }
@@ -159,6 +188,7 @@ impl TagStore for SqlStore {
         for (conversation,) in carriers {
             super::contacts::touch_conversation(&mut tx, ctx, ConversationId(conversation), data.clone(), now).await?;
         }
+        emit(&mut tx, ctx, &after, EventType::TagUpdated, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(after)
     }

@@ -9,6 +9,7 @@
 //! | Protocol | `/protocol/v1` | [`protocol`] |
 
 pub mod airy;
+pub mod event_follow;
 pub mod gtateth;
 pub mod linktor;
 pub mod params;

@@ -221,7 +221,7 @@ impl ConversationStore for SqlStore {
         }
         insert(&mut tx, &conv).await?;
         if !new.tags.is_empty() {
-            set_tags(&mut tx, ctx.tenant, conv.id, &new.tags).await?;
+            set_tags(&mut tx, ctx, conv.id, &new.tags).await?;
         }
         if let Some(c) = contact_id {
             add_participant(&mut tx, conv.id, ActorKind::Contact, c.0, now).await?;
@@ -301,7 +301,7 @@ impl ConversationStore for SqlStore {
         if let Some(tags) = &patch.tags {
             let current = load_view(&mut tx, ctx.tenant, id).await?.map(|v| v.tags).unwrap_or_default();
             if &current != tags {
-                set_tags(&mut tx, ctx.tenant, id, tags).await?;
+                set_tags(&mut tx, ctx, id, tags).await?;
                 changed.push("tags");
             }
         }
@@ -429,7 +429,7 @@ impl ConversationStore for SqlStore {
         let mut tx = self.write.begin().await.map_err(db)?;
         let mut conv = load_for_update(&mut tx, ctx.tenant, id).await?;
         let before = load_view(&mut tx, ctx.tenant, id).await?.map(|v| v.tags).unwrap_or_default();
-        add_tags(&mut tx, ctx.tenant, id, &names).await?;
+        add_tags(&mut tx, ctx, id, &names).await?;
         let after = load_view(&mut tx, ctx.tenant, id).await?.map(|v| v.tags).unwrap_or_default();
         let added: Vec<&String> = after.iter().filter(|t| !before.contains(t)).collect();
         let event = if added.is_empty() {

@@ -410,12 +410,15 @@ pub(crate) async fn finish(
     Ok(view)
 }
 
-/// The ids of tags named `names` (trimmed, validated), creating the missing ones.
-pub(crate) async fn ensure_tags(tx: &mut Tx, tenant: TenantId, names: &[String]) -> Result<Vec<TagId>> {
-    let now = us(time::now());
+/// The ids of tags named `names` (trimmed, validated), creating the missing ones (each with its
+/// `tag.created` event).
+pub(crate) async fn ensure_tags(tx: &mut Tx, ctx: &Ctx, names: &[String]) -> Result<Vec<TagId>> {
+    let tenant = ctx.tenant;
+    let at_time = time::now();
+    let now = us(at_time);
     let mut ids = Vec::with_capacity(names.len());
     for name in names {
-        sqlx::query(
+        let created = sqlx::query(
             "INSERT INTO tags (id, tenant_id, name, color, created_at) VALUES ($1, $2, $3, 'tag-blue', $4)
              ON CONFLICT (tenant_id, name) DO NOTHING",
         )
@@ -426,12 +429,17 @@ pub(crate) async fn ensure_tags(tx: &mut Tx, tenant: TenantId, names: &[String])
         .execute(&mut **tx)
         .await
         .map_err(db)?;
-        let (id,): (Uuid,) = sqlx::query_as("SELECT id FROM tags WHERE tenant_id = $1 AND name = $2")
-            .bind(tenant.0)
-            .bind(name)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db)?;
+        let (id, color): (Uuid, String) =
+            sqlx::query_as("SELECT id, color FROM tags WHERE tenant_id = $1 AND name = $2")
+                .bind(tenant.0)
+                .bind(name)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(db)?;
+        if created.rows_affected() > 0 {
+            let tag = Tag { id: TagId(id), tenant_id: tenant, name: name.clone(), color, created_at: at_time };
+            crate::sql::tags::emit_tag_created(tx, ctx, &tag, at_time).await?;
+        }
         if !ids.contains(&TagId(id)) {
             ids.push(TagId(id));
         }
@@ -440,8 +448,8 @@ pub(crate) async fn ensure_tags(tx: &mut Tx, tenant: TenantId, names: &[String])
 }
 
 /// Replaces the tags of a conversation with `names`, in that order.
-pub(crate) async fn set_tags(tx: &mut Tx, tenant: TenantId, id: ConversationId, names: &[String]) -> Result<()> {
-    let tag_ids = ensure_tags(tx, tenant, names).await?;
+pub(crate) async fn set_tags(tx: &mut Tx, ctx: &Ctx, id: ConversationId, names: &[String]) -> Result<()> {
+    let tag_ids = ensure_tags(tx, ctx, names).await?;
     sqlx::query("DELETE FROM conversation_tags WHERE conversation_id = $1")
         .bind(id.0)
         .execute(&mut **tx)
@@ -460,8 +468,8 @@ pub(crate) async fn set_tags(tx: &mut Tx, tenant: TenantId, id: ConversationId, 
 }
 
 /// Appends tags (by name) after the existing ones; tags already there are kept where they are.
-pub(crate) async fn add_tags(tx: &mut Tx, tenant: TenantId, id: ConversationId, names: &[String]) -> Result<()> {
-    let tag_ids = ensure_tags(tx, tenant, names).await?;
+pub(crate) async fn add_tags(tx: &mut Tx, ctx: &Ctx, id: ConversationId, names: &[String]) -> Result<()> {
+    let tag_ids = ensure_tags(tx, ctx, names).await?;
     let (max,): (Option<i64>,) =
         sqlx::query_as("SELECT MAX(position) FROM conversation_tags WHERE conversation_id = $1")
             .bind(id.0)

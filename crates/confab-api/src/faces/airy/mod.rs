@@ -46,7 +46,9 @@
 //! active channels, as Airy sees only connected ones: an inactive channel is 404 in `channels.info`,
 //! `channels.update` and `metadata.upsert`, and missing from `channels.list`.
 //!
-//! The JSON shapes and the core ↔ Airy mapping are in [`render`].
+//! The JSON shapes and the core ↔ Airy mapping are in [`render`]. Webhook subscriptions
+//! (`webhooks.*`) are in `webhooks`, what they deliver in [`webhook_format`], and the realtime
+//! websocket (`GET /ws.communication`, STOMP) in [`ws`].
 
 mod channels;
 mod conversations;
@@ -56,6 +58,8 @@ mod metadata;
 pub mod render;
 mod tags;
 pub mod webhook_format;
+mod webhooks;
+pub mod ws;
 
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -80,6 +84,11 @@ pub const AUTH_COOKIE: &str = "airy_auth_token";
 
 /// Every Airy route, without the auth layer (for the OpenAPI document).
 pub fn routes() -> OpenApiRouter<AppState> {
+    rpc_routes().merge(ws::routes())
+}
+
+/// The dotted RPC endpoints (POST), all behind the key check.
+fn rpc_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(conversations::routes())
         .merge(list::routes())
@@ -87,12 +96,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(tags::routes())
         .merge(channels::routes())
         .merge(metadata::routes())
+        .merge(webhooks::routes())
 }
 
-/// The Airy router: every route behind the key check. It sets no fallback: unknown paths at the
-/// root stay axum's plain 404.
+/// The Airy router: every RPC route behind the key check, and the websocket
+/// (`GET /ws.communication`), which checks the key itself (it may come in the STOMP `CONNECT`
+/// frame, see [`ws`]). It sets no fallback: unknown paths at the root stay axum's plain 404.
 pub fn router(state: AppState) -> OpenApiRouter<AppState> {
-    routes().layer(axum::middleware::from_fn_with_state(state, authenticate))
+    rpc_routes().layer(axum::middleware::from_fn_with_state(state, authenticate)).merge(ws::routes())
 }
 
 /// The key of a request: `Authorization` (with or without `Bearer`), else the `airy_auth_token`

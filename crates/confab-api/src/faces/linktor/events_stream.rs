@@ -18,7 +18,8 @@
 //!   deleted conversation does not match); an event without a conversation (a contact, a channel,
 //!   a bot) is sent only when there is no filter.
 //! - Wake-up: the process's [`confab_events::EventNotifier`], advanced by the position relay (every
-//!   node sees every node's events within one relay poll).
+//!   node sees every node's events within one relay poll); the log is read by the shared
+//!   [`crate::faces::event_follow::Follower`].
 //! - Slow consumers: each stream has a buffer of [`BUFFER`] frames; a client that does not take a
 //!   frame within [`SLOW_CONSUMER`] while it is full is cut off (it resumes with `Last-Event-ID`).
 //!   Streams end when the server stops.
@@ -26,6 +27,7 @@
 use super::extract::LinktorError;
 use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::faces::event_follow::Follower;
 use crate::faces::params::Params;
 use crate::AppState;
 use axum::extract::{RawQuery, State};
@@ -90,7 +92,12 @@ async fn stream_events(
     };
     let start = match resume {
         Some(p) => p,
-        None => s.store.latest_event_position().await?,
+        None => {
+            // Events committed before the request but not yet positioned (PostgreSQL) get their
+            // positions first, so that the stream starts after them.
+            s.store.assign_event_positions().await?;
+            s.store.latest_event_position().await?
+        }
     };
     let (tx, mut rx) = mpsc::channel::<SseEvent>(BUFFER);
     tokio::spawn(produce(s, ctx, query, start, tx));
@@ -107,23 +114,23 @@ fn position(field: &str, v: &str) -> Result<i64, ApiError> {
 
 /// Reads the log after `last` and sends the frames until the client leaves, is cut off, or the
 /// server stops.
-async fn produce(s: AppState, ctx: Ctx, query: Option<Query>, mut last: i64, tx: mpsc::Sender<SseEvent>) {
-    let mut wake = s.events.subscribe();
+async fn produce(s: AppState, ctx: Ctx, query: Option<Query>, last: i64, tx: mpsc::Sender<SseEvent>) {
+    let mut follower = Follower::new(&s, ctx.tenant, last, BATCH);
     loop {
-        // Mark the current value seen before reading, so a commit after the read wakes us.
-        wake.borrow_and_update();
-        let batch = match s.store.events_after(ctx.tenant, last, BATCH).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(error = %e, "event stream read failed; ending the stream");
-                return;
-            }
+        let batch = tokio::select! {
+            b = follower.next_batch() => match b {
+                Ok(Some(b)) => b,
+                Ok(None) => return, // the server is stopping
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream read failed; ending the stream");
+                    return;
+                }
+            },
+            _ = tx.closed() => return,
         };
-        let full = batch.len() == BATCH as usize;
         let mut current: HashMap<ConversationId, bool> = HashMap::new();
         for event in batch {
             let Some(pos) = event.position else { continue };
-            last = pos;
             if let Some(q) = &query {
                 if !passes(&s.store, &ctx, q, &event, &mut current).await {
                     continue;
@@ -138,14 +145,6 @@ async fn produce(s: AppState, ctx: Ctx, query: Option<Query>, mut last: i64, tx:
                     return;
                 }
             }
-        }
-        if full {
-            continue;
-        }
-        tokio::select! {
-            r = wake.changed() => if r.is_err() { return },
-            _ = tx.closed() => return,
-            _ = s.events.stopped() => return,
         }
     }
 }
