@@ -1,11 +1,21 @@
 //! Tenants, users and API keys.
+//!
+//! [`AuthStore::create_user`] (`POST /v1/users`) appends `user.created` (snapshot: the [`User`],
+//! actor: the key's user) in the same transaction. The user that [`AuthStore::create_api_key`]
+//! makes when missing (`confab keys create`, the bootstrap path outside any request) has no
+//! event: on PostgreSQL an event is positioned by the relay shortly after its commit, so a
+//! subscription or stream opened right after `keys create` would receive it as if it were new.
+//! No operation updates a user yet, so nothing emits `user.updated`.
 
-use super::util::{at, at_opt, db, limit_offset, unique_violation, us};
+use super::events::append;
+use super::util::{at, at_opt, db, limit_offset, unique_violation, us, Tx};
 use crate::dialect::Db;
 use crate::SqlStore;
 use async_trait::async_trait;
-use confab_core::model::{ApiKey, Ctx, Page, PageRequest, Principal, Scope, User, UserRole};
-use confab_core::{time, ApiKeyId, Error, Resource, Result, TenantId, UserId};
+use confab_core::model::{
+    Actor, ApiKey, Ctx, EventType, NewEvent, Page, PageRequest, Principal, Scope, User, UserRole,
+};
+use confab_core::{time, ApiKeyId, Error, Resource, Result, TenantId, Time, UserId};
 use confab_store::{AuthStore, NewApiKey, NewUser};
 use uuid::Uuid;
 
@@ -35,6 +45,18 @@ impl From<UserRow> for User {
 }
 
 const USER_COLUMNS: &str = "id, tenant_id, name, email, role, created_at, updated_at";
+
+/// Appends `user.created` with the user as its snapshot.
+async fn user_created(tx: &mut Tx, actor: &Actor, user: &User, now: Time) -> Result<()> {
+    let event = NewEvent {
+        event_type: EventType::UserCreated,
+        subject_id: user.id.0,
+        conversation_id: None,
+        snapshot: serde_json::to_value(user).map_err(Error::internal)?,
+        data: serde_json::Value::Null,
+    };
+    append(tx, user.tenant_id, actor, event, now).await
+}
 
 #[derive(sqlx::FromRow)]
 struct KeyRow {
@@ -189,8 +211,10 @@ impl AuthStore for SqlStore {
     }
 
     async fn create_user(&self, ctx: &Ctx, user: NewUser) -> Result<User> {
-        let now = us(time::now());
+        let now_t = time::now();
+        let now = us(now_t);
         let id = Uuid::now_v7();
+        let mut tx = self.write.begin().await.map_err(db)?;
         let row: UserRow = sqlx::query_as::<Db, UserRow>(&format!(
             "INSERT INTO users (id, tenant_id, name, email, role, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {USER_COLUMNS}"
@@ -201,7 +225,7 @@ impl AuthStore for SqlStore {
         .bind(&user.email)
         .bind(user.role.as_str())
         .bind(now)
-        .fetch_one(&self.write)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| match unique_violation(&e) {
             Some(_) => Error::Conflict {
@@ -211,7 +235,10 @@ impl AuthStore for SqlStore {
             },
             None => db(e),
         })?;
-        Ok(row.into())
+        let created: User = row.into();
+        user_created(&mut tx, &ctx.actor, &created, now_t).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(created)
     }
 
     async fn list_users(&self, ctx: &Ctx, page: PageRequest) -> Result<Page<User>> {

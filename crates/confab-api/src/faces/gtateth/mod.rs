@@ -21,8 +21,8 @@
 //!
 //! Scopes: `read:conversations` for GET and `write:conversations` for POST/PUT/DELETE of
 //! conversations; customers need the contacts scopes (`read:customers`/`write:customers` are
-//! aliases), inboxes the channels scopes (`read:inboxes`/`write:inboxes` are aliases); `admin`
-//! implies every scope. `GET /api/v1/health` answers `{"status":"ok"}` without auth. POSTs honour
+//! aliases), inboxes the channels scopes (`read:inboxes`/`write:inboxes` are aliases), webhooks
+//! `read:webhooks`/`write:webhooks` (see [`webhooks`]); `admin` implies every scope. `GET /api/v1/health` answers `{"status":"ok"}` without auth. POSTs honour
 //! `Idempotency-Key` (see [`crate::idempotency`]).
 //!
 //! Mapping tables (core ↔ G-Tateth):
@@ -59,6 +59,7 @@ pub mod customers;
 pub mod inboxes;
 pub mod render;
 pub mod webhook_format;
+pub mod webhooks;
 
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -79,6 +80,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(conversations::routes())
         .merge(customers::routes())
         .merge(inboxes::routes())
+        .merge(webhooks::routes())
 }
 
 /// The /api/v1 router: every route but `/health` behind the key check, unknown paths 404 in the
