@@ -5,6 +5,7 @@
 //! each with a `conversation.updated` event.
 
 use super::events::append;
+use super::protocol::contacts::Extras;
 use super::search::{query_words, Target};
 use super::util::{at, db, like_pattern, limit_offset, unique_violation, us, Tx};
 use crate::dialect::{push_matching, Db, FOR_UPDATE};
@@ -147,15 +148,65 @@ async fn insert(tx: &mut Tx, c: &Contact, on_conflict_nothing: bool) -> Result<b
     Ok(done.rows_affected() == 1)
 }
 
+/// Appends a contact event; its snapshot is the contact with the keys Protocol's webhook payload
+/// needs (`sql/protocol/contacts.rs`, [`Extras`]), read now.
 async fn emit(tx: &mut Tx, ctx: &Ctx, c: &Contact, event_type: EventType, now: Time) -> Result<()> {
-    let event = NewEvent {
-        event_type,
-        subject_id: c.id.0,
-        conversation_id: None,
-        snapshot: serde_json::to_value(c).map_err(Error::internal)?,
-        data: serde_json::Value::Null,
-    };
+    let extras = super::protocol::contacts::extras(tx, ctx.tenant, c.id).await?;
+    emit_with(tx, ctx, c, event_type, extras, now).await
+}
+
+async fn emit_with(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    c: &Contact,
+    event_type: EventType,
+    extras: Extras,
+    now: Time,
+) -> Result<()> {
+    let mut snapshot = serde_json::to_value(c).map_err(Error::internal)?;
+    extras.add_to(&mut snapshot)?;
+    let event =
+        NewEvent { event_type, subject_id: c.id.0, conversation_id: None, snapshot, data: serde_json::Value::Null };
     append(tx, ctx.tenant, &ctx.actor, event, now).await
+}
+
+/// Deletes a contact inside the caller's transaction (see [`ContactStore::delete_contact`]);
+/// `extras`, when given, are the Protocol keys of its snapshot (read by a caller that deletes its
+/// Protocol conversation first), else they are read before the deletion.
+pub(crate) async fn delete_in_tx(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    id: ContactId,
+    extras: Option<Extras>,
+    now: Time,
+) -> Result<()> {
+    let c = load_for_update(tx, ctx.tenant, id).await?;
+    let extras = match extras {
+        Some(e) => e,
+        None => super::protocol::contacts::extras(tx, ctx.tenant, id).await?,
+    };
+    // Its conversations remain without a contact (the foreign key sets it to null): each is
+    // locked first (in id order, as every multi-row lock), then touched with its own event.
+    let conversations: Vec<(Uuid,)> = sqlx::query_as(&format!(
+        "SELECT id FROM conversations WHERE tenant_id = $1 AND contact_id = $2 ORDER BY id{FOR_UPDATE}"
+    ))
+    .bind(ctx.tenant.0)
+    .bind(id.0)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
+        .bind(ctx.tenant.0)
+        .bind(id.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    emit_with(tx, ctx, &c, EventType::ContactDeleted, extras, now).await?;
+    let data = serde_json::json!({ "changed": ["contact"], "previousContactId": id });
+    for (conversation,) in conversations {
+        touch_conversation(tx, ctx, ConversationId(conversation), data.clone(), now).await?;
+    }
+    Ok(())
 }
 
 /// A contact of the tenant, locked on PostgreSQL. 404 `CONTACT_NOT_FOUND`.
@@ -401,28 +452,7 @@ impl ContactStore for SqlStore {
     async fn delete_contact(&self, ctx: &Ctx, id: ContactId) -> Result<()> {
         let now = time::now();
         let mut tx = self.write.begin().await.map_err(db)?;
-        let c = load_for_update(&mut tx, ctx.tenant, id).await?;
-        // Its conversations remain without a contact (the foreign key sets it to null): each is
-        // locked first (in id order, as every multi-row lock), then touched with its own event.
-        let conversations: Vec<(Uuid,)> = sqlx::query_as(&format!(
-            "SELECT id FROM conversations WHERE tenant_id = $1 AND contact_id = $2 ORDER BY id{FOR_UPDATE}"
-        ))
-        .bind(ctx.tenant.0)
-        .bind(id.0)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
-            .bind(ctx.tenant.0)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        emit(&mut tx, ctx, &c, EventType::ContactDeleted, now).await?;
-        let data = serde_json::json!({ "changed": ["contact"], "previousContactId": id });
-        for (conversation,) in conversations {
-            touch_conversation(&mut tx, ctx, ConversationId(conversation), data.clone(), now).await?;
-        }
+        delete_in_tx(&mut tx, ctx, id, None, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(())
     }

@@ -1,9 +1,17 @@
-//! Groups of contacts. A group is created with its conversation (`conversation.created`); deleting
-//! it deletes that conversation and its messages (`conversation.deleted`). Groups themselves emit
-//! no events (the event vocabulary has no `group.*` yet).
+//! Groups of contacts. A group is created with its conversation (`conversation.created`, then
+//! `group.created`); deleting it deletes that conversation and its messages (`conversation.deleted`,
+//! then `group.deleted`). A `PUT` that changes something appends `group.updated` (one that changes
+//! nothing appends no event). Each event is appended in the transaction of its change; the event has
+//! no `conversation_id` (it is about the group).
+//!
+//! A group event's snapshot ([`snapshot`]) is the group as the store returns it (there is no model
+//! struct to serialize): `{id, name, description, avatar_url, conversation_id, contacts,
+//! archived_at, created_at, updated_at}`, times RFC 3339, each contact a contact snapshot
+//! (`contacts.rs`: the contact with `protocol_conversation_id` and `protocol_last_active_at`). A
+//! deleted group's snapshot is its state just before the deletion.
 
 use super::conversations::{of_group, open};
-use super::{contacts, cursor_anchor, into_page, push_page};
+use super::{contacts, cursor_anchor, emit, into_page, push_page};
 use crate::dialect::{Db, FOR_UPDATE};
 use crate::sql::conversations::{delete_in_tx, Conn};
 use crate::sql::util::{at, at_opt, db, us, us_opt, Tx};
@@ -27,6 +35,22 @@ struct Row {
     created_at: i64,
     updated_at: i64,
     conversation_id: Option<Uuid>,
+}
+
+/// A group event's snapshot (see the module doc).
+pub(crate) fn snapshot(g: &Group) -> Result<serde_json::Value> {
+    let contacts = g.contacts.iter().map(contacts::snapshot).collect::<Result<Vec<_>>>()?;
+    Ok(serde_json::json!({
+        "id": g.id,
+        "name": g.name,
+        "description": g.description,
+        "avatar_url": g.avatar_url,
+        "conversation_id": g.conversation_id,
+        "contacts": contacts,
+        "archived_at": g.archived_at,
+        "created_at": g.created_at,
+        "updated_at": g.updated_at,
+    }))
 }
 
 /// Rows into groups with their members (one query for the members of the page, one for them).
@@ -150,6 +174,7 @@ pub(crate) async fn create(pool: &Pool<Db>, ctx: &Ctx, new: NewGroup) -> Result<
     set_members(&mut tx, ctx.tenant, id, &new.contacts).await?;
     open(&mut tx, ctx, ProtocolTarget::Group(id), now).await?;
     let group = load_one(&mut tx, ctx.tenant, id).await?;
+    emit(&mut tx, ctx, EventType::GroupCreated, id.0, None, snapshot(&group)?, serde_json::Value::Null, now).await?;
     tx.commit().await.map_err(db)?;
     Ok(group)
 }
@@ -169,6 +194,7 @@ pub(crate) async fn update(pool: &Pool<Db>, ctx: &Ctx, id: GroupId, p: GroupPatc
     let now = confab_core::time::now();
     let mut tx = pool.begin().await.map_err(db)?;
     lock(&mut tx, ctx.tenant, id).await?;
+    let before = load_one(&mut tx, ctx.tenant, id).await?;
     let mut q = QueryBuilder::<Db>::new("UPDATE contact_groups SET updated_at = ");
     q.push_bind(us(now));
     if let Some(name) = &p.name {
@@ -189,6 +215,30 @@ pub(crate) async fn update(pool: &Pool<Db>, ctx: &Ctx, id: GroupId, p: GroupPatc
         set_members(&mut tx, ctx.tenant, id, contacts).await?;
     }
     let group = load_one(&mut tx, ctx.tenant, id).await?;
+    let mut changed = Vec::new();
+    if group.name != before.name {
+        changed.push("name");
+    }
+    if group.description != before.description {
+        changed.push("description");
+    }
+    if group.avatar_url != before.avatar_url {
+        changed.push("avatar_url");
+    }
+    if group.archived_at != before.archived_at {
+        changed.push("archived_at");
+    }
+    let members = |g: &Group| g.contacts.iter().map(|c| c.contact.id).collect::<Vec<_>>();
+    if members(&group) != members(&before) {
+        changed.push("contacts");
+    }
+    if changed.is_empty() {
+        // Nothing changed: the group stays as it was (not even its update time moves).
+        tx.rollback().await.map_err(db)?;
+        return Ok(before);
+    }
+    let data = serde_json::json!({ "changed": changed });
+    emit(&mut tx, ctx, EventType::GroupUpdated, id.0, None, snapshot(&group)?, data, now).await?;
     tx.commit().await.map_err(db)?;
     Ok(group)
 }
@@ -197,6 +247,7 @@ pub(crate) async fn delete(pool: &Pool<Db>, ctx: &Ctx, id: GroupId) -> Result<()
     let now = confab_core::time::now();
     let mut tx = pool.begin().await.map_err(db)?;
     lock(&mut tx, ctx.tenant, id).await?;
+    let last = snapshot(&load_one(&mut tx, ctx.tenant, id).await?)?;
     if let Some(conv) = of_group(&mut tx, id).await? {
         delete_in_tx(&mut tx, ctx, ConversationId(conv), Some("group deleted".into()), now).await?;
     }
@@ -206,6 +257,7 @@ pub(crate) async fn delete(pool: &Pool<Db>, ctx: &Ctx, id: GroupId) -> Result<()
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+    emit(&mut tx, ctx, EventType::GroupDeleted, id.0, None, last, serde_json::Value::Null, now).await?;
     tx.commit().await.map_err(db)?;
     Ok(())
 }

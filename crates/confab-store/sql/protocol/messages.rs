@@ -1,13 +1,25 @@
 //! Protocol messages: the shared messages with their reactions, attachments and edit time.
+//!
+//! The message events of the Protocol paths (`message.sent` of `POST /messages`, `message.updated`
+//! of `PUT /messages/:id`) carry a snapshot ([`snapshot`]) that is the message's serde JSON (its
+//! existing keys, read by the other faces and the event stream) plus what Protocol's webhook payload
+//! needs: `protocol_reactions` (`{emoji: [usernames]}`), `protocol_attachments` (attachment
+//! snapshots, `attachments.rs`), `protocol_edited_at` (the last `PUT` that changed it, RFC 3339, or
+//! `null`) and `protocol_sender` (the sending contact's snapshot, `contacts.rs`, for a message from a
+//! contact; `null` otherwise). The shared append writes `message.sent` before the attachments are
+//! attached, so `send` rewrites that event's snapshot in the same, uncommitted transaction: no
+//! reader has seen it yet. Attaching or detaching attachments appends their `attachment.updated`
+//! after the message's event. A shared path that appends a message event (a status change, the
+//! delete) can carry the same keys with [`load_one`] and [`snapshot`] (before the row goes).
 
 use super::attachments;
-use super::{cursor_anchor, into_page, push_page};
+use super::{contacts, cursor_anchor, into_page, push_page};
 use crate::dialect::Db;
 use crate::sql::conversations::load_for_update;
 use crate::sql::conversations::Conn;
 use crate::sql::events::append;
 use crate::sql::messages::{append_in_tx, prefixed_columns, MessageRow, NewMessage};
-use crate::sql::util::{at_opt, db, us};
+use crate::sql::util::{at_opt, db, us, Tx};
 use confab_core::model::*;
 use confab_core::{AttachmentId, ConversationId, Error, MessageId, Resource, Result, TenantId};
 use confab_store::{Cursor, CursorList, ProtocolMessage, ProtocolMessagePatch};
@@ -49,6 +61,36 @@ async fn with_attachments(conn: &mut Conn, rows: Vec<Row>) -> Result<Vec<Protoco
             message,
         })
         .collect())
+}
+
+/// A message event's snapshot on the Protocol paths (see the module doc).
+pub(crate) async fn snapshot(conn: &mut Conn, tenant: TenantId, m: &ProtocolMessage) -> Result<serde_json::Value> {
+    let sender = match (m.message.sender.kind, m.message.sender.id) {
+        (ActorKind::Contact, Some(id)) => contacts::load(conn, tenant, &[id]).await?.pop(),
+        _ => None,
+    };
+    let mut v = serde_json::to_value(&m.message).map_err(Error::internal)?;
+    if let Some(map) = v.as_object_mut() {
+        map.insert("protocol_reactions".into(), json!(m.reactions));
+        map.insert("protocol_attachments".into(), m.attachments.iter().map(attachments::snapshot).collect());
+        map.insert("protocol_edited_at".into(), serde_json::to_value(m.updated_at).map_err(Error::internal)?);
+        map.insert("protocol_sender".into(), sender.as_ref().map(contacts::snapshot).transpose()?.into());
+    }
+    Ok(v)
+}
+
+/// Replaces the snapshot of message `id`'s `message.sent` event, appended earlier in this same
+/// transaction (see the module doc).
+async fn resnapshot_sent(tx: &mut Tx, tenant: TenantId, id: MessageId, snapshot: serde_json::Value) -> Result<()> {
+    sqlx::query("UPDATE events SET snapshot = $1 WHERE tenant_id = $2 AND subject_id = $3 AND event_type = $4")
+        .bind(Json(&snapshot))
+        .bind(tenant.0)
+        .bind(id.0)
+        .bind(EventType::MessageSent.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(())
 }
 
 pub(crate) async fn load_one(conn: &mut Conn, tenant: TenantId, id: MessageId) -> Result<ProtocolMessage> {
@@ -136,6 +178,15 @@ pub(crate) async fn send(
     let message = append_in_tx(&mut tx, ctx, &mut conv, new, now).await?;
     attachments::attach(&mut tx, ctx.tenant, &message, files).await?;
     let out = load_one(&mut tx, ctx.tenant, message.id).await?;
+    let snap = snapshot(&mut tx, ctx.tenant, &out).await?;
+    resnapshot_sent(&mut tx, ctx.tenant, message.id, snap).await?;
+    let mut moved: Vec<AttachmentId> = Vec::new();
+    for id in files {
+        if !moved.contains(id) {
+            moved.push(*id);
+        }
+    }
+    attachments::emit_moved(&mut tx, ctx, &moved, now).await?;
     tx.commit().await.map_err(db)?;
     Ok(out)
 }
@@ -150,6 +201,7 @@ pub(crate) async fn update(
     let mut tx = pool.begin().await.map_err(db)?;
     let before = load_one(&mut tx, ctx.tenant, id).await?;
     let mut changed = Vec::new();
+    let mut moved: Vec<AttachmentId> = Vec::new();
     if let Some(text) = patch.text.filter(|t| Some(t) != before.message.text.as_ref()) {
         let mut content = JsonMap::new();
         content.insert("type".into(), json!("text"));
@@ -178,6 +230,13 @@ pub(crate) async fn update(
             attachments::detach_all(&mut tx, id).await?;
             attachments::attach(&mut tx, ctx.tenant, &before.message, &files).await?;
             changed.push("attachments");
+            // Detached ones and newly attached ones changed their `message_id`.
+            for a in current.iter().filter(|a| !files.contains(a)).chain(files.iter().filter(|a| !current.contains(a)))
+            {
+                if !moved.contains(a) {
+                    moved.push(*a);
+                }
+            }
         }
     }
     if changed.is_empty() {
@@ -195,11 +254,12 @@ pub(crate) async fn update(
         event_type: EventType::MessageUpdated,
         subject_id: id.0,
         conversation_id: Some(after.message.conversation_id),
-        snapshot: serde_json::to_value(&after.message).map_err(Error::internal)?,
+        snapshot: snapshot(&mut tx, ctx.tenant, &after).await?,
         data: json!({ "conversationId": after.message.conversation_id, "changed": changed,
             "reactions": after.reactions }),
     };
     append(&mut tx, ctx.tenant, &ctx.actor, event, now).await?;
+    attachments::emit_moved(&mut tx, ctx, &moved, now).await?;
     tx.commit().await.map_err(db)?;
     Ok(after)
 }

@@ -4,10 +4,10 @@
 //! attachments (bytes in the database).
 
 mod attachments;
-mod contacts;
+pub(crate) mod contacts;
 mod conversations;
 mod groups;
-mod messages;
+pub(crate) mod messages;
 
 use crate::dialect::Db;
 use crate::sql::util::db;
@@ -19,6 +19,23 @@ use confab_store::*;
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
 use uuid::Uuid;
+
+/// Appends an event about a Protocol resource (group, attachment, message) in the caller's
+/// transaction.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn emit(
+    tx: &mut crate::sql::util::Tx,
+    ctx: &Ctx,
+    event_type: EventType,
+    subject: Uuid,
+    conversation: Option<ConversationId>,
+    snapshot: serde_json::Value,
+    data: serde_json::Value,
+    now: Time,
+) -> Result<()> {
+    let event = NewEvent { event_type, subject_id: subject, conversation_id: conversation, snapshot, data };
+    crate::sql::events::append(tx, ctx.tenant, &ctx.actor, event, now).await
+}
 
 /// The position of a cursor item: its creation time and id.
 pub(crate) type Anchor = (i64, Uuid);
@@ -133,9 +150,17 @@ impl ProtocolStore for SqlStore {
             .ok_or_else(|| Error::not_found(confab_core::Resource::Contact))
     }
 
+    /// One transaction: the contact's snapshot keeps the Protocol conversation it had, then
+    /// `conversation.deleted`, `contact.deleted` and the other conversations' `conversation.updated`.
     async fn protocol_delete_contact(&self, ctx: &Ctx, id: ContactId) -> Result<()> {
-        contacts::delete_conversation(&self.write, ctx, id).await?;
-        ContactStore::delete_contact(self, ctx, id).await
+        let now = confab_core::time::now();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        crate::sql::contacts::load_for_update(&mut tx, ctx.tenant, id).await?;
+        let extras = contacts::extras(&mut tx, ctx.tenant, id).await?;
+        contacts::delete_conversation(&mut tx, ctx, id, now).await?;
+        crate::sql::contacts::delete_in_tx(&mut tx, ctx, id, Some(extras), now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
     }
 
     async fn protocol_messages(
