@@ -238,7 +238,9 @@ impl WebhookSender {
             .post(&sub.url)
             .timeout(Duration::from_secs(sub.timeout_secs.clamp(1, 300) as u64))
             .header("content-type", "application/json")
-            .header("user-agent", "Confab-Webhooks/1");
+            .header("user-agent", "Confab-Webhooks/1")
+            // Every format: the event's id, the same on every attempt (Airy's body has none).
+            .header("X-Confab-Event-Id", event.id.to_string());
         for (k, v) in &rendered.headers {
             req = req.header(*k, v);
         }

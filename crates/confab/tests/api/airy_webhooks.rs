@@ -188,6 +188,10 @@ async fn deliveries_are_signed_with_the_signature_key_and_unsigned_without_one()
     let plain = unsigned.wait_for(1).await;
     assert_eq!(plain.len(), 1, "one delivery to the unsigned subscription");
     assert!(plain[0].headers.get("x-airy-content-signature").is_none(), "no signature without a key");
+    // Airy's body has no event id: the header carries it, the same event's for both subscriptions.
+    let event_id = header(&got[0], "x-confab-event-id");
+    assert!(uuid::Uuid::parse_str(event_id).is_ok(), "{event_id}");
+    assert_eq!(header(&plain[0], "x-confab-event-id"), event_id);
 
     let body = got[0].json();
     assert_eq!(body["type"], "message.created");

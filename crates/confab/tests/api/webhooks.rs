@@ -57,6 +57,7 @@ async fn a_conversation_created_event_is_delivered_signed_with_the_secret_shown_
     assert_eq!(body["data"]["type"], "conversation");
     assert_eq!(body["meta"]["webhookId"], id);
     assert!(body["id"].as_str().is_some() && body["timestamp"].as_str().is_some());
+    assert_eq!(header(r, "x-confab-event-id"), body["id"]);
 
     // The delivery log shows it succeeded, with the delivery id the receiver got.
     let start = Instant::now();
