@@ -359,7 +359,9 @@ async fn update(tx: &mut Tx, m: &Message) -> Result<()> {
     Ok(())
 }
 
-/// Appends a message event with the message as its snapshot.
+/// Appends a message event with the message as its snapshot, plus `channel_type` (the type of the
+/// message's channel, when it has one): Airy's webhook payloads show it as the message's `source`,
+/// and rendering never reads the store.
 async fn emit(
     tx: &mut Tx,
     tenant: TenantId,
@@ -373,10 +375,26 @@ async fn emit(
         event_type,
         subject_id: m.id.0,
         conversation_id: Some(m.conversation_id),
-        snapshot: serde_json::to_value(m).map_err(Error::internal)?,
+        snapshot: snapshot(&mut **tx, m).await?,
         data,
     };
     append(tx, tenant, actor, event, now).await
+}
+
+/// A message's event snapshot: the message and its channel's type.
+pub(crate) async fn snapshot(conn: &mut Conn, m: &Message) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(m).map_err(Error::internal)?;
+    if let Some(channel) = m.channel_id {
+        let t: Option<(String,)> = sqlx::query_as::<Db, (String,)>("SELECT channel_type FROM channels WHERE id = $1")
+            .bind(channel.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+        if let (Some((t,)), Some(map)) = (t, v.as_object_mut()) {
+            map.insert("channel_type".into(), serde_json::Value::String(t));
+        }
+    }
+    Ok(v)
 }
 
 /// A message of the tenant, locked on PostgreSQL when `lock`. 404 `MESSAGE_NOT_FOUND`.

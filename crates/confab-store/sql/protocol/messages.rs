@@ -69,7 +69,7 @@ pub(crate) async fn snapshot(conn: &mut Conn, tenant: TenantId, m: &ProtocolMess
         (ActorKind::Contact, Some(id)) => contacts::load(conn, tenant, &[id]).await?.pop(),
         _ => None,
     };
-    let mut v = serde_json::to_value(&m.message).map_err(Error::internal)?;
+    let mut v = crate::sql::messages::snapshot(conn, &m.message).await?;
     if let Some(map) = v.as_object_mut() {
         map.insert("protocol_reactions".into(), json!(m.reactions));
         map.insert("protocol_attachments".into(), m.attachments.iter().map(attachments::snapshot).collect());

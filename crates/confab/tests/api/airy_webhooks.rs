@@ -240,7 +240,7 @@ async fn each_event_type_has_airys_payload() {
     let created = of_type(&hook, "message.created").await;
     let p = &created.first().expect("a message.created")["payload"];
     assert_eq!(p["message"]["id"], message);
-    assert_eq!(p["message"]["source"], "", "a message snapshot does not know its channel's type");
+    assert_eq!(p["message"]["source"], "whatsapp", "the channel type, from the message snapshot");
 
     // message.updated: metadata written on the message.
     api.post("/metadata.upsert", json!({"subject": "message", "id": message, "data": {"rating": "good"}}))

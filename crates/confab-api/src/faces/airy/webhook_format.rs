@@ -16,8 +16,9 @@
 //! | `channel.updated` | `channel.created`, `.updated`, `.activated`, `.deactivated`, `.deleted` | the channel JSON `{id, source, source_channel_id, connected, metadata{name, image_url?, …}}` |
 //!
 //! What the snapshots do not hold:
-//! - a message snapshot carries no channel type, so a webhook message's `source` is `""` (Airy's
-//!   own value when it does not know the source: its 202 `messages.send` answer). The websocket,
+//! - a message's `source` is its channel's type, which the store adds to message snapshots
+//!   (`channel_type`); `""` for a message without a channel (Airy's own value when it does not
+//!   know the source: its 202 `messages.send` answer). The websocket,
 //!   which may read the store, looks the channel up once per connection and fills it in.
 //! - a conversation's `last_message` is the one the snapshot was taken with (the store keeps it
 //!   with every message change); its `source` is the conversation's channel type.
@@ -97,13 +98,16 @@ impl WebhookFormat for AiryFormat {
 
 /// The webhook payload of `event` under its Airy name.
 pub fn webhook_payload(name: &str, event: &Event) -> Value {
-    let rendered = match name {
-        "message.created" => parse::<Message>(event).map(|m| message_payload(&m, "", MessageStyle::WebhookCreated)),
-        "message.updated" => parse::<Message>(event).map(|m| message_payload(&m, "", MessageStyle::WebhookUpdated)),
-        "conversation.updated" => parse::<ConversationView>(event).map(|v| conversation_payload(&v)),
-        "channel.updated" => parse::<Channel>(event).map(|c| channel_payload(&c, event, true)),
-        _ => None,
-    };
+    let rendered =
+        match name {
+            "message.created" => parse::<Message>(event)
+                .map(|m| message_payload(&m, snapshot_source(event), MessageStyle::WebhookCreated)),
+            "message.updated" => parse::<Message>(event)
+                .map(|m| message_payload(&m, snapshot_source(event), MessageStyle::WebhookUpdated)),
+            "conversation.updated" => parse::<ConversationView>(event).map(|v| conversation_payload(&v)),
+            "channel.updated" => parse::<Channel>(event).map(|c| channel_payload(&c, event, true)),
+            _ => None,
+        };
     rendered.unwrap_or_else(|| event.snapshot.clone())
 }
 
@@ -122,6 +126,12 @@ pub enum MessageStyle {
     /// Websocket `message.created` (Airy's `fromMessage`): `metadata: null`, `sender{id, name: null,
     /// avatar_url: null}`.
     Websocket,
+}
+
+/// The message's `source`: the channel type the store put in the message snapshot
+/// (`channel_type`), `""` when the message has no channel.
+fn snapshot_source(event: &Event) -> &str {
+    event.snapshot.get("channel_type").and_then(Value::as_str).unwrap_or("")
 }
 
 /// `{conversation_id, channel_id, message}`; `source` is the channel type when known, else `""`.
