@@ -375,7 +375,7 @@ async fn emit(
         event_type,
         subject_id: m.id.0,
         conversation_id: Some(m.conversation_id),
-        snapshot: snapshot(&mut **tx, m).await?,
+        snapshot: snapshot(tx, m).await?,
         data,
     };
     append(tx, tenant, actor, event, now).await
