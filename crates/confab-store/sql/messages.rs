@@ -375,10 +375,27 @@ async fn emit(
         event_type,
         subject_id: m.id.0,
         conversation_id: Some(m.conversation_id),
-        snapshot: snapshot(tx, m).await?,
+        snapshot: match event_type {
+            // A new message: nothing Protocol-specific yet (no reactions, attachments nor edits).
+            EventType::MessageReceived | EventType::MessageSent => snapshot(tx, m).await?,
+            _ => full_snapshot(tx, tenant, m).await?,
+        },
         data,
     };
     append(tx, tenant, actor, event, now).await
+}
+
+/// The snapshot of an existing message with what every face's payload needs (the Protocol keys:
+/// reactions, attachments, edit time, sending contact); the plain one if the row is gone.
+async fn full_snapshot(tx: &mut Tx, tenant: TenantId, m: &Message) -> Result<serde_json::Value> {
+    match super::protocol::messages::load_one(tx, tenant, m.id).await {
+        Ok(mut pm) => {
+            pm.message = m.clone();
+            super::protocol::messages::snapshot(tx, tenant, &pm).await
+        }
+        Err(Error::NotFound { .. }) => snapshot(tx, m).await,
+        Err(e) => Err(e),
+    }
 }
 
 /// A message's event snapshot: the message and its channel's type.
@@ -1035,6 +1052,8 @@ impl MessageStore for SqlStore {
         let peek = load(&mut tx, ctx.tenant, id, false).await?;
         let mut conv = load_conversation(&mut tx, ctx.tenant, peek.conversation_id).await?;
         let m = load(&mut tx, ctx.tenant, id, true).await?;
+        // The event's snapshot is the message's last state, taken before the row goes.
+        let last_state = full_snapshot(&mut tx, ctx.tenant, &m).await?;
         sqlx::query("DELETE FROM messages WHERE id = $1").bind(m.id.0).execute(&mut *tx).await.map_err(db)?;
         conv.message_count = (conv.message_count - 1).max(0);
         conv.unread_count = recount_unread(&mut tx, conv.id).await?;
@@ -1062,7 +1081,14 @@ impl MessageStore for SqlStore {
         conv.updated_at = now;
         save(&mut tx, &conv).await?;
         let data = json!({ "conversationId": conv.id, "deletedAt": now });
-        emit(&mut tx, ctx.tenant, &ctx.actor, &m, EventType::MessageDeleted, data, now).await?;
+        let event = NewEvent {
+            event_type: EventType::MessageDeleted,
+            subject_id: m.id.0,
+            conversation_id: Some(m.conversation_id),
+            snapshot: last_state,
+            data,
+        };
+        append(&mut tx, ctx.tenant, &ctx.actor, event, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(m)
     }

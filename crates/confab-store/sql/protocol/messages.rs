@@ -9,8 +9,9 @@
 //! contact; `null` otherwise). The shared append writes `message.sent` before the attachments are
 //! attached, so `send` rewrites that event's snapshot in the same, uncommitted transaction: no
 //! reader has seen it yet. Attaching or detaching attachments appends their `attachment.updated`
-//! after the message's event. A shared path that appends a message event (a status change, the
-//! delete) can carry the same keys with [`load_one`] and [`snapshot`] (before the row goes).
+//! after the message's event. The shared message paths give their later events (status changes,
+//! read receipts, the delete's last state, taken before the row goes) the same keys through
+//! [`load_one`] and [`snapshot`] (`sql/messages.rs`, `full_snapshot`).
 
 use super::attachments;
 use super::{contacts, cursor_anchor, into_page, push_page};

@@ -169,13 +169,28 @@ async fn every_protocol_event_is_delivered_signed_with_the_resource_as_get_shows
     let p = delivery_where(&rx, &secret, "message.updated", &msg, |p| p["updated_at"].is_number()).await;
     assert_eq!(p["reactions"], json!([{"red_angry_face": ["KateMcCallister"]}]));
     same_as_get(&p, &get(&app, &format!("/messages/{msg}")).await);
+    // A read receipt through the Linktor face: message.updated with the message whole.
+    app.api().patch(&format!("/v1/messages/{msg}/status"), json!({"status": "read"})).await.expect(200);
+    let p = delivery_where(&rx, &secret, "message.updated", &msg, |p| p["read_at"].is_number()).await;
+    assert_eq!(p["reactions"], json!([{"red_angry_face": ["KateMcCallister"]}]), "{p}");
+    assert_eq!(p["attachments"][0]["id"], file.as_str(), "{p}");
+    same_as_get(&p, &get(&app, &format!("/messages/{msg}")).await);
 
     // A message deleted: its last state.
     let r = api.post(&path("/messages"), json!({"conversation_id": conv, "message": "oops"})).await;
     r.expect(201);
     let oops = id(&r.body);
+    same_as_get(
+        &delivery(&rx, &secret, "message.created", &oops).await,
+        &get(&app, &format!("/messages/{oops}")).await,
+    );
+    // With a reaction: the shared delete's last state carries it too.
+    api.put(&path(&format!("/messages/{oops}")), json!({"reactions": {"thumbs_up": ["KevinMcCallister"]}}))
+        .await
+        .expect(200);
+    delivery_where(&rx, &secret, "message.updated", &oops, |p| p["updated_at"].is_number()).await;
     let last = get(&app, &format!("/messages/{oops}")).await;
-    same_as_get(&delivery(&rx, &secret, "message.created", &oops).await, &last);
+    assert_eq!(last["reactions"], json!([{"thumbs_up": ["KevinMcCallister"]}]), "{last}");
     api.delete(&path(&format!("/messages/{oops}"))).await.expect(204);
     same_as_get(&delivery(&rx, &secret, "message.deleted", &oops).await, &last);
 

@@ -21,12 +21,12 @@
 //!   attachment, and of each attachment of a message) is `null`, because a signed download URL is
 //!   valid for one hour only while deliveries are retried for longer: a receiver retrieves the
 //!   attachment (`GET /protocol/v1/attachments/:id`) for a fresh URL.
-//! - A message event appended by the shared message paths has no `protocol_*` keys: a message
-//!   received through another face, a status change or read receipt, and `DELETE /messages/:id`
-//!   (served by the shared delete). Its `reactions` and `attachments` are then `[]`, its
+//! - A new message received or sent through another face has no `protocol_*` keys (it has no
+//!   reactions, attachments nor edits yet): its `reactions` and `attachments` are `[]`, its
 //!   `updated_at` `null`, and a sending contact is made from the sender's id and name
-//!   (`phone_number`, `avatar_url`, `last_active_at`, `created_at` `null`). The store's
-//!   `sql/protocol/messages.rs` (`load_one` + `snapshot`) can give those paths the keys.
+//!   (`phone_number`, `avatar_url`, `last_active_at`, `created_at` `null`). Every later message
+//!   event (status changes, read receipts, metadata, the delete's last state) carries the full keys,
+//!   whichever face made the change.
 //! - A test delivery (`POST /v1/webhooks/:id/test`, empty snapshot) has the payload `{}`; a snapshot
 //!   that cannot be read as its resource (never expected) is sent as it is, and logged.
 
