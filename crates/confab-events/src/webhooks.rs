@@ -5,7 +5,7 @@
 //!   same transaction: an event is turned into a delivery exactly once, and none is lost across a
 //!   restart.
 //! - The sender claims due deliveries (each the earliest pending one of its (subscription,
-//!   conversation): a later event waits while an earlier one is retried or in flight, until it is
+//!   conversation) — or (subscription, subject) for an event of no conversation —: a later event waits while an earlier one is retried or in flight, until it is
 //!   delivered or dead) by pushing their next attempt a lease ahead, commits, and only then POSTs:
 //!   no transaction is held across the HTTP call, and a node killed mid-delivery leaves the delivery
 //!   to be claimed again once the lease has passed (at least once).

@@ -392,8 +392,8 @@ impl WebhookStore for SqlStore {
         }
         for (e, name) in events {
             sqlx::query(&format!(
-                "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}, tenant_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, 'pending', $7, NULL, NULL, $7, $7, $8)
+                "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}, tenant_id, order_key)
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, 'pending', $7, NULL, NULL, $7, $7, $8, $9)
                  ON CONFLICT (subscription_id, event_id) DO NOTHING"
             ))
             .bind(Uuid::now_v7())
@@ -404,6 +404,8 @@ impl WebhookStore for SqlStore {
             .bind(e.conversation_id.map(|c| c.0))
             .bind(us(now))
             .bind(sub.tenant_id.0)
+            // Ordered by conversation, else by subject (see migration 0011).
+            .bind(e.conversation_id.map_or(e.subject_id, |c| c.0))
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -429,7 +431,8 @@ impl WebhookStore for SqlStore {
         };
         let mut room: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
         let mut tx = self.write.begin().await.map_err(db)?;
-        // The earliest pending delivery of its (subscription, conversation) only: a later event
+        // The earliest pending delivery of its (subscription, conversation — or subject, for an
+        // event of no conversation: `order_key`) only: a later event
         // waits while an earlier one is retried — or leased (a leased row is still `pending`, due
         // at its lease's end), so an attempt in flight holds back its successors too.
         let sql = format!(
@@ -437,7 +440,7 @@ impl WebhookStore for SqlStore {
              WHERE d.status = 'pending' AND d.next_attempt_at <= $1
                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
                    WHERE e.subscription_id = d.subscription_id AND e.status = 'pending'
-                     AND e.conversation_id = d.conversation_id AND e.event_position < d.event_position){skip}
+                     AND e.order_key = d.order_key AND e.event_position < d.event_position){skip}
              ORDER BY d.next_attempt_at, d.event_position LIMIT $2{FOR_UPDATE_SKIP_LOCKED}"
         );
         let mut query = sqlx::query_as::<Db, DeliveryRow>(&sql).bind(us(now)).bind(i64::from(limit));

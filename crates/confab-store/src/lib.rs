@@ -811,7 +811,8 @@ pub trait WebhookStore {
         now: Time,
     ) -> Result<bool>;
     /// Claims up to `limit` due pending deliveries, each the earliest pending one of its
-    /// (subscription, conversation), by leasing them: their `next_attempt_at` moves to `now` + their
+    /// (subscription, conversation) — (subscription, subject) for an event of no conversation —,
+    /// by leasing them: their `next_attempt_at` moves to `now` + their
     /// subscription's `timeout_secs` (1 to 300) + `lease_margin`, so a delivery whose
     /// sender died is claimed again soon after its attempt would have timed out. Returns them with
     /// their subscription and event. A delivery whose event or subscription no longer exists (a test

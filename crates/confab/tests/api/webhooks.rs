@@ -374,3 +374,18 @@ async fn a_subscription_takes_another_platforms_format_and_its_event_names() {
     r.expect(201);
     assert_eq!(r.attrs()["format"], "airy");
 }
+
+#[tokio::test]
+async fn events_of_no_conversation_keep_their_order_per_subject() {
+    let app = TestApp::spawn().await;
+    // The first request fails: contact.created is retried, and contact.updated waits for it.
+    let rx = receiver(1).await;
+    subscribe(&app, &rx.url, json!(["contact.created", "contact.updated"])).await;
+    let r = app.api().post("/v1/contacts", json!({"name": "Kim", "phone": "+15550009999"})).await;
+    r.expect(201);
+    let contact = r.id();
+    app.api().patch(&format!("/v1/contacts/{contact}"), json!({"name": "Kim Lee"})).await.expect(200);
+    let got = rx.wait_for(3).await;
+    let events: Vec<String> = got.iter().map(|r| r.json()["event"].as_str().unwrap().to_string()).collect();
+    assert_eq!(events, ["contact.created", "contact.created", "contact.updated"], "500, retry, then the update");
+}
