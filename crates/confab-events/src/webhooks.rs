@@ -316,12 +316,26 @@ pub fn spawn_webhook_worker(store: DynStore, sender: WebhookSender, mut shutdown
         let in_flight: InFlight = Arc::default();
         // Notified when an attempt ends: its successors may be due at once.
         let ended = Arc::new(Notify::new());
+        // The newest event position the last complete dispatch saw, and when one last ran: an idle
+        // server checks one number per poll instead of every subscription's cursor.
+        let mut dispatched_up_to: Option<i64> = None;
+        let mut last_sweep = std::time::Instant::now();
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            if let Err(e) = dispatch(&store, sender.formats()).await {
-                tracing::warn!(error = %e, "webhook dispatch failed; retrying");
+            match store.latest_event_position().await {
+                // Nothing new since the last dispatch (a sweep still runs now and then, in case
+                // another node stopped halfway through moving a cursor).
+                Ok(latest) if Some(latest) == dispatched_up_to && last_sweep.elapsed() < SWEEP_EVERY => {}
+                Ok(latest) => match dispatch(&store, sender.formats()).await {
+                    Ok(()) => {
+                        dispatched_up_to = Some(latest);
+                        last_sweep = std::time::Instant::now();
+                    }
+                    Err(e) => tracing::warn!(error = %e, "webhook dispatch failed; retrying"),
+                },
+                Err(e) => tracing::warn!(error = %e, "webhook dispatch failed; retrying"),
             }
             match send_due(&store, &sender, &permits, &in_flight, &ended).await {
                 // A full claim: more may be due already.
@@ -345,6 +359,9 @@ pub fn spawn_webhook_worker(store: DynStore, sender: WebhookSender, mut shutdown
         }
     })
 }
+
+/// How often the dispatcher looks at every subscription even when no new event was positioned.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Turns new events into pending deliveries, for every active subscription.
 async fn dispatch(store: &DynStore, formats: &Formats) -> confab_core::Result<()> {
