@@ -4,7 +4,8 @@
 
 use crate::error::ApiError;
 use crate::AppState;
-use confab_core::model::{Ctx, Event, EventType};
+use confab_core::model::{Ctx, Event, EventType, JsonMap};
+use confab_core::FieldError;
 use confab_core::{time, TenantId};
 use confab_events::webhooks::{Formats, WebhookFormat};
 use confab_store::{Webhook, WebhookDelivery};
@@ -55,6 +56,54 @@ pub fn check_events(
         return Err(e);
     }
     Ok(())
+}
+
+/// At most this many custom headers per subscription, each value at most this long.
+pub const HEADERS_MAX: usize = 20;
+pub const HEADER_VALUE_MAX: usize = 1000;
+/// Headers Confab sets on deliveries (of one format or another): a subscription cannot set them.
+const RESERVED_HEADERS: [&str; 12] = [
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "x-confab-event-id",
+    "x-linktor-signature",
+    "x-linktor-timestamp",
+    "x-linktor-event",
+    "x-linktor-delivery-id",
+    "x-airy-content-signature",
+    "x-protocol-signature",
+    "x-webhook-signature",
+];
+
+/// What is wrong with a subscription's custom `headers` (field `headers`, or `headers.<name>`):
+/// at most [`HEADERS_MAX`], valid HTTP names and values of at most [`HEADER_VALUE_MAX`]
+/// characters, strings only, and none of the headers Confab sets itself.
+pub fn header_problems(headers: &JsonMap) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    if headers.len() > HEADERS_MAX {
+        out.push(FieldError::new("headers", format!("must hold at most {HEADERS_MAX} headers")));
+    }
+    for (name, value) in headers {
+        let field = format!("headers.{name}");
+        if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            out.push(FieldError::new(&field, "is not a valid HTTP header name"));
+        } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            out.push(FieldError::new(&field, "is set by Confab on every delivery and cannot be overridden"));
+        }
+        match value {
+            serde_json::Value::String(v) if v.chars().count() > HEADER_VALUE_MAX => {
+                out.push(FieldError::new(&field, format!("must be at most {HEADER_VALUE_MAX} characters")))
+            }
+            serde_json::Value::String(v) if axum::http::HeaderValue::from_str(v).is_err() => {
+                out.push(FieldError::new(&field, "is not a valid HTTP header value"))
+            }
+            serde_json::Value::String(_) => {}
+            _ => out.push(FieldError::new(&field, "must be a string")),
+        }
+    }
+    out
 }
 
 /// Checks a receiver URL (code `INVALID_URL`, naming `field`).

@@ -134,6 +134,18 @@ async fn subscriptions_are_validated() {
     .await
     .expect(400);
     api.get("/v1/webhooks/not-an-id").await.expect_error(404, "WEBHOOK_NOT_FOUND");
+    // Custom headers: strings, valid names, not one Confab sets itself; each problem named.
+    let r = api
+        .post(
+            "/v1/webhooks",
+            json!({"url": "https://hooks.example.com/x", "events": ["*"],
+                   "headers": {"X-Linktor-Signature": "forged", "bad name": "x", "X-Count": 3}}),
+        )
+        .await;
+    r.expect_error(400, "VALIDATION_ERROR");
+    let mut fields = r.error_fields();
+    fields.sort();
+    assert_eq!(fields, vec!["headers.X-Count", "headers.X-Linktor-Signature", "headers.bad name"], "{}", r.text);
 
     // A server without --allow-insecure-webhooks refuses http and loopback receivers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -151,8 +151,9 @@ fn events(s: &AppState, raw: Vec<String>) -> Result<Vec<String>, AiryError> {
 
 fn headers(raw: Option<JsonMap>) -> Result<Option<JsonMap>, AiryError> {
     let headers = json_object("headers", raw)?;
-    if headers.as_ref().is_some_and(|h| h.values().any(|v| !v.is_string())) {
-        return Err(AiryError::invalid("headers", "values must be strings"));
+    let problems = headers.as_ref().map(crate::faces::webhooks::header_problems).unwrap_or_default();
+    if !problems.is_empty() {
+        return Err(confab_core::Error::Validation(problems).into());
     }
     Ok(headers)
 }

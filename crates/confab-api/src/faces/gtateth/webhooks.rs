@@ -37,7 +37,7 @@ use super::render::{self, list, not_found, one, page_request, path_id, require, 
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::faces::params::{json_object, Params};
-use crate::faces::webhooks::{check_events, check_url, new_secret, send_test};
+use crate::faces::webhooks::{check_events, check_url, header_problems, new_secret, send_test};
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -46,7 +46,6 @@ use confab_core::model::*;
 use confab_core::FieldError;
 use confab_store::{NewWebhook, Webhook, WebhookDelivery, WebhookPatch};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -56,10 +55,6 @@ use uuid::Uuid;
 const FORMAT: &str = "gtateth";
 const NAME_MAX: usize = 100;
 const URL_MAX: usize = 2048;
-const HEADERS_MAX: usize = 20;
-const HEADER_VALUE_MAX: usize = 1000;
-/// Headers Confab sets itself on every delivery.
-const RESERVED_HEADERS: [&str; 5] = ["content-type", "content-length", "host", "user-agent", "x-webhook-signature"];
 const MAX_RETRIES_DEFAULT: i64 = 3;
 const MAX_RETRIES_MAX: i64 = 10;
 /// G-Tateth: receivers must answer within 5 seconds.
@@ -309,29 +304,10 @@ impl Problems {
                 return None;
             }
         };
-        let before = self.0.len();
-        if map.len() > HEADERS_MAX {
-            self.push("headers", format!("must hold at most {HEADERS_MAX} headers"));
-        }
-        for (name, value) in &map {
-            let field = format!("headers.{name}");
-            if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                self.push(&field, "is not a valid HTTP header name");
-            } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                self.push(&field, "is set by Confab on every delivery and cannot be overridden");
-            }
-            match value {
-                Value::String(v) if v.chars().count() > HEADER_VALUE_MAX => {
-                    self.push(&field, format!("must be at most {HEADER_VALUE_MAX} characters"))
-                }
-                Value::String(v) if axum::http::HeaderValue::from_str(v).is_err() => {
-                    self.push(&field, "is not a valid HTTP header value")
-                }
-                Value::String(_) => {}
-                _ => self.push(&field, "must be a string"),
-            }
-        }
-        (self.0.len() == before).then_some(map)
+        let problems = header_problems(&map);
+        let ok = problems.is_empty();
+        self.0.extend(problems);
+        ok.then_some(map)
     }
 
     /// The attempts in all (retries + 1) and the backoff a retry policy sets (`None`: unchanged).

@@ -13,6 +13,11 @@
 //! the 201 answer only. A new subscription receives the events committed after it was created; one
 //! set `inactive` then `active` again resumes after the newest event.
 //!
+//! `headers` (at most 20, values at most 1000 characters) are sent with every delivery; a header
+//! Confab sets itself (`Content-Type`, the signature headers, `X-Confab-Event-Id`, …) or an invalid
+//! name or value is 400 naming `headers.<name>` (`faces::webhooks::header_problems`, shared by the
+//! faces).
+//!
 //! PATCH takes `status` (Linktor's documented field) and also `url`, `events`, `description`,
 //! `headers` and `config`, validated as at creation. `POST …/test` `{event?}` (default `test.ping`;
 //! any event name of the format) sends one signed delivery now with an empty `attributes`,
@@ -27,7 +32,7 @@ use super::extract::{no_content, Json, LinktorError};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::faces::params::{json_object, text, Params};
-use crate::faces::webhooks::{check_events, check_url, new_secret, send_test};
+use crate::faces::webhooks::{check_events, check_url, header_problems, new_secret, send_test};
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -196,11 +201,12 @@ fn config_values(config: Option<WebhookConfigDoc>) -> Result<(Option<i64>, Optio
     Ok((config.max_retries, config.timeout))
 }
 
-/// `headers`, checked: an object of strings.
+/// `headers`, checked (`faces::webhooks::header_problems`).
 fn header_values(headers: Option<JsonMap>) -> Result<Option<JsonMap>, ApiError> {
     let headers = json_object("headers", headers)?;
-    if headers.as_ref().is_some_and(|h| h.values().any(|v| !v.is_string())) {
-        return Err(ApiError::invalid("headers", "values must be strings"));
+    let problems = headers.as_ref().map(header_problems).unwrap_or_default();
+    if !problems.is_empty() {
+        return Err(Error::Validation(problems).into());
     }
     Ok(headers)
 }
