@@ -10,7 +10,7 @@ use crate::SqlStore;
 use async_trait::async_trait;
 use confab_core::model::{Ctx, Event, JsonMap, Page, PageRequest};
 use confab_core::{Error, Resource, Result, TenantId, Time};
-use confab_store::{DeliveryAttempt, NewWebhook, Webhook, WebhookDelivery, WebhookPatch, WebhookStore};
+use confab_store::{DeliveryAttempt, NewWebhook, Webhook, WebhookDelivery, WebhookFilter, WebhookPatch, WebhookStore};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -137,20 +137,26 @@ impl WebhookStore for SqlStore {
         self.get_webhook(ctx, id).await
     }
 
-    async fn list_webhooks(&self, ctx: &Ctx, page: PageRequest) -> Result<Page<Webhook>> {
+    async fn list_webhooks(&self, ctx: &Ctx, filter: &WebhookFilter, page: PageRequest) -> Result<Page<Webhook>> {
         let (limit, offset) = limit_offset(page);
+        let status = filter.active.map(|a| if a { "active" } else { "inactive" });
+        let cond = "tenant_id = $1 AND ($2 IS NULL OR format = $2) AND ($3 IS NULL OR status = $3)";
         let rows: Vec<SubRow> = sqlx::query_as::<Db, SubRow>(&format!(
-            "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+            "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
         ))
         .bind(ctx.tenant.0)
+        .bind(&filter.format)
+        .bind(status)
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.read)
         .await
         .map_err(db)?;
         let (total,): (i64,) =
-            sqlx::query_as::<Db, (i64,)>("SELECT COUNT(*) FROM webhook_subscriptions WHERE tenant_id = $1")
+            sqlx::query_as::<Db, (i64,)>(&format!("SELECT COUNT(*) FROM webhook_subscriptions WHERE {cond}"))
                 .bind(ctx.tenant.0)
+                .bind(&filter.format)
+                .bind(status)
                 .fetch_one(&self.read)
                 .await
                 .map_err(db)?;

@@ -719,6 +719,14 @@ pub struct NewWebhook {
     pub format: String,
 }
 
+/// Which subscriptions a list holds: of one format (a face sees its own), active or not.
+#[derive(Clone, Debug, Default)]
+pub struct WebhookFilter {
+    pub format: Option<String>,
+    /// `Some(true)`: `active` ones only; `Some(false)`: `inactive` ones only.
+    pub active: Option<bool>,
+}
+
 /// A change to a subscription: `None` leaves a field as it is (`Some(None)` clears an optional one).
 #[derive(Clone, Debug, Default)]
 pub struct WebhookPatch {
@@ -766,7 +774,8 @@ pub struct DeliveryAttempt {
 #[async_trait]
 pub trait WebhookStore {
     async fn create_webhook(&self, ctx: &Ctx, new: NewWebhook) -> Result<Webhook>;
-    async fn list_webhooks(&self, ctx: &Ctx, page: PageRequest) -> Result<Page<Webhook>>;
+    /// The subscriptions matching `filter`, newest first.
+    async fn list_webhooks(&self, ctx: &Ctx, filter: &WebhookFilter, page: PageRequest) -> Result<Page<Webhook>>;
     async fn get_webhook(&self, ctx: &Ctx, id: Uuid) -> Result<Webhook>;
     /// Applies `patch`; a subscription set active again resumes after the newest event (what
     /// happened while it was inactive is not delivered).

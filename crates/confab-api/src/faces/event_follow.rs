@@ -18,6 +18,14 @@ use confab_events::EventNotifier;
 use confab_store::DynStore;
 use tokio::sync::watch;
 
+/// Where a stream that starts "now" starts: after every event committed so far. Events committed
+/// but not yet positioned (PostgreSQL's relay runs apart) are positioned first, so that the stream
+/// does not send them as if they were new.
+pub async fn current_position(store: &DynStore) -> confab_core::Result<i64> {
+    store.assign_event_positions().await?;
+    store.latest_event_position().await
+}
+
 /// A reader of one tenant's event log from a position on.
 pub struct Follower {
     store: DynStore,

@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::AppState;
-use confab_core::model::{Ctx, Event, EventType, JsonMap};
+use confab_core::model::{Actor, Ctx, Event, EventType, JsonMap};
 use confab_core::FieldError;
 use confab_core::{time, TenantId};
 use confab_events::webhooks::{Formats, WebhookFormat};
@@ -127,21 +127,41 @@ pub async fn send_test(
     event_type: EventType,
 ) -> confab_core::Result<WebhookDelivery> {
     let event = Event {
-        id: Uuid::now_v7(),
-        position: None,
-        tenant_id: TenantId(ctx.tenant.0),
-        event_type,
         subject_id: sub.id,
-        conversation_id: None,
         actor: ctx.actor.clone(),
         snapshot: serde_json::json!({}),
         data: serde_json::json!({"test": true}),
-        created_at: time::now(),
+        ..empty_event(ctx.tenant, event_type)
     };
     let name =
         state.webhooks.formats().get(&sub.format).and_then(|f| f.event_name(&event)).unwrap_or(event_type.as_str());
     let attempt = state.webhooks.send(Uuid::now_v7(), sub.max_retries, name, sub, &event).await;
     state.store.record_test_delivery(ctx, sub.id, &event, name, attempt).await
+}
+
+/// An event of type `event_type` that is in no log: no subject, no snapshot.
+fn empty_event(tenant: TenantId, event_type: EventType) -> Event {
+    Event {
+        id: Uuid::now_v7(),
+        position: None,
+        tenant_id: tenant,
+        event_type,
+        subject_id: Uuid::nil(),
+        conversation_id: None,
+        actor: Actor::system(),
+        snapshot: serde_json::Value::Null,
+        data: serde_json::Value::Null,
+        created_at: time::now(),
+    }
+}
+
+/// The event type `format` names `name` (`test.ping` included), for a test delivery of that event.
+pub fn event_type_named(format: &dyn WebhookFormat, name: &str) -> Option<EventType> {
+    if name == EventType::TestPing.as_str() {
+        return Some(EventType::TestPing);
+    }
+    let tenant = TenantId(Uuid::nil());
+    EventType::ALL.into_iter().find(|t| format.event_name(&empty_event(tenant, *t)) == Some(name))
 }
 
 /// Whether `url` may receive webhooks: `None` when it may, else why not.

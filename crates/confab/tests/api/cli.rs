@@ -2,84 +2,12 @@
 //! a request in flight), `--help` everywhere, and errors as sentences. Each test runs the real binary
 //! on a fresh database: a SQLite file, or a new PostgreSQL database when `CONFAB_TEST_POSTGRES` is set.
 
-use crate::support::{postgres_url, with_database};
+use crate::process::{Node, ProcDb, PATIENCE};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-/// How long the binary may take to start, answer or stop before a test fails.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-/// A fresh database for the binary, and a working directory of its own (so nothing lands in the
-/// repository, whatever the defaults).
-struct CliDb {
-    url: String,
-    dir: tempfile::TempDir,
-    postgres: Option<(String, String)>,
-}
-
-impl CliDb {
-    async fn new() -> CliDb {
-        let dir = tempfile::tempdir().expect("temp dir");
-        match postgres_url() {
-            Some(admin_url) => {
-                use sqlx::Connection;
-                let name = format!("confab_cli_{}", uuid::Uuid::now_v7().simple());
-                let mut conn = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .unwrap_or_else(|e| panic!("CONFAB_TEST_POSTGRES is set but PostgreSQL cannot be reached: {e}"));
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
-                let _ = conn.close().await;
-                CliDb { url: with_database(&admin_url, &name), dir, postgres: Some((admin_url, name)) }
-            }
-            None => {
-                let url = format!("sqlite://{}", dir.path().join("cli.db").display());
-                CliDb { url, dir, postgres: None }
-            }
-        }
-    }
-
-    /// The binary, in the test's directory, with no `CONFAB_*` variable inherited.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_confab"));
-        cmd.args(args).current_dir(self.dir.path()).env("NO_COLOR", "1");
-        for (name, _) in std::env::vars() {
-            if name.starts_with("CONFAB_") {
-                cmd.env_remove(name);
-            }
-        }
-        cmd
-    }
-
-    /// Runs `confab ARGS --database-url URL` to its end.
-    fn run(&self, args: &[&str]) -> Output {
-        let mut all = args.to_vec();
-        all.extend(["--database-url", &self.url]);
-        self.command(&all).output().expect("run confab")
-    }
-}
-
-impl Drop for CliDb {
-    fn drop(&mut self) {
-        if let Some((admin_url, name)) = self.postgres.take() {
-            let _ = std::thread::spawn(move || {
-                use sqlx::Connection;
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-                rt.block_on(async move {
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -100,7 +28,7 @@ struct CreatedKey {
     key: String,
 }
 
-fn create_key(db: &CliDb, tenant: &str, scopes: &str) -> CreatedKey {
+fn create_key(db: &ProcDb, tenant: &str, scopes: &str) -> CreatedKey {
     let o = db.run(&[
         "keys",
         "create",
@@ -127,92 +55,8 @@ fn create_key(db: &CliDb, tenant: &str, scopes: &str) -> CreatedKey {
     CreatedKey { id, key }
 }
 
-/// A `confab serve` process, killed when dropped (so no server outlives a failing test), and its
-/// stderr as lines.
-struct Server {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    addr: String,
-}
-
-impl Server {
-    /// Starts `confab serve` on port 0 and waits for the line that names its address.
-    fn start(mut cmd: Command) -> Server {
-        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start confab serve");
-        let pipe = child.stderr.take().expect("stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = Server { child, lines, seen: Vec::new(), addr: String::new() };
-        let line = server.wait_for_line("listening on http://");
-        let at = line.find("listening on http://").unwrap() + "listening on http://".len();
-        server.addr =
-            line[at..].chars().take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':' | '[' | ']')).collect();
-        assert!(server.addr.starts_with("127.0.0.1:") && !server.addr.ends_with(":0"), "address in: {line}");
-        server
-    }
-
-    /// The next stderr line containing `needle` (earlier lines are kept in `seen`).
-    #[track_caller]
-    fn wait_for_line(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("confab serve never logged {needle:?}; it logged:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    fn base(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn sigterm(&self) {
-        let ok = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().expect("kill");
-        assert!(ok.success());
-    }
-
-    /// Waits for the process to exit; the rest of its stderr goes to `seen`.
-    #[track_caller]
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-                    self.seen.push(line);
-                }
-                return status;
-            }
-            assert!(Instant::now() < deadline, "confab serve did not exit; it logged:\n{}", self.seen.join("\n"));
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn serve(db: &CliDb) -> Server {
-    Server::start(db.command(&["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url]))
+fn serve(db: &ProcDb) -> Node {
+    db.serve(&[])
 }
 
 async fn get_channels(base: &str, header: (&str, &str)) -> (u16, Value) {
@@ -228,7 +72,7 @@ async fn get_channels(base: &str, header: (&str, &str)) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_key_created_by_the_cli_opens_the_api_is_listed_and_stops_working_once_revoked() {
-    let db = CliDb::new().await;
+    let db = ProcDb::fresh().await;
     let created = create_key(&db, "acme", "channels:read,read:conversations");
 
     let list = db.run(&["keys", "list"]);
@@ -242,9 +86,9 @@ async fn a_key_created_by_the_cli_opens_the_api_is_listed_and_stops_working_once
 
     let mut server = serve(&db);
     let bearer = format!("Bearer {}", created.key);
-    let (status, body) = get_channels(&server.base(), ("Authorization", &bearer)).await;
+    let (status, body) = get_channels(&server.base, ("Authorization", &bearer)).await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = get_channels(&server.base(), ("X-API-Key", &created.key)).await;
+    let (status, _) = get_channels(&server.base, ("X-API-Key", &created.key)).await;
     assert_eq!(status, 200);
     server.sigterm();
     assert!(server.wait_exit().success());
@@ -257,18 +101,18 @@ async fn a_key_created_by_the_cli_opens_the_api_is_listed_and_stops_working_once
     assert!(row.contains("revoked") && !row.ends_with("active"), "{row}");
 
     let server = serve(&db);
-    let (status, body) = get_channels(&server.base(), ("Authorization", &bearer)).await;
+    let (status, body) = get_channels(&server.base, ("Authorization", &bearer)).await;
     assert_eq!((status, body["error"]["code"].as_str()), (401, Some("INVALID_API_KEY")), "{body}");
 }
 
 #[tokio::test]
 async fn serve_logs_its_address_and_exits_0_on_sigterm_after_finishing_the_request_in_flight() {
-    let db = CliDb::new().await;
+    let db = ProcDb::fresh().await;
     let created = create_key(&db, "acme", "admin");
     // Configured through the environment this time.
     let mut cmd = db.command(&["serve"]);
     cmd.env("CONFAB_LISTEN", "127.0.0.1:0").env("CONFAB_DATABASE_URL", &db.url);
-    let mut server = Server::start(cmd);
+    let mut server = Node::start(cmd);
     let listening: Vec<&String> = server.seen.iter().filter(|l| l.contains(&server.addr)).collect();
     assert_eq!(listening.len(), 1, "one line names the address: {:#?}", server.seen);
 
@@ -312,40 +156,25 @@ async fn serve_logs_its_address_and_exits_0_on_sigterm_after_finishing_the_reque
 
     // The write made during shutdown is there after a restart.
     let server = serve(&db);
-    let (status, list) = get_channels(&server.base(), ("Authorization", &format!("Bearer {}", created.key))).await;
+    let (status, list) = get_channels(&server.base, ("Authorization", &format!("Bearer {}", created.key))).await;
     assert_eq!(status, 200);
     assert_eq!(list["data"][0]["attributes"]["name"], "Late night", "{list}");
 }
 
 #[tokio::test]
 async fn serve_on_an_address_in_use_exits_non_zero_with_a_sentence() {
-    let db = CliDb::new().await;
+    let db = ProcDb::fresh().await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let mut child = Server::start_raw(db.command(&["serve", "--listen", &addr, "--database-url", &db.url]));
+    let mut child = Node::start_raw(db.command(&["serve", "--listen", &addr, "--database-url", &db.url]));
     let status = child.wait_exit();
     assert!(!status.success());
     assert!(child.seen.iter().any(|l| l.contains(&format!("cannot listen on {addr}"))), "{:#?}", child.seen);
 }
 
-impl Server {
-    /// Starts the binary without waiting for it to listen.
-    fn start_raw(mut cmd: Command) -> Server {
-        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start confab");
-        let pipe = child.stderr.take().expect("stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Server { child, lines, seen: Vec::new(), addr: String::new() }
-    }
-}
-
 #[tokio::test]
 async fn bad_input_exits_non_zero_with_a_sentence_and_changes_nothing() {
-    let db = CliDb::new().await;
+    let db = ProcDb::fresh().await;
     let cases: &[(&[&str], &str)] = &[
         (
             &["keys", "create", "--tenant", "acme", "--user", "Ana", "--scopes", "conversations:fly"],
@@ -391,14 +220,14 @@ async fn bad_input_exits_non_zero_with_a_sentence_and_changes_nothing() {
 
 #[tokio::test]
 async fn migrate_applies_the_migrations_and_running_it_again_is_harmless() {
-    let db = CliDb::new().await;
+    let db = ProcDb::fresh().await;
     for _ in 0..2 {
         let o = db.run(&["migrate"]);
         expect_success(&o);
         assert!(stdout(&o).contains("migrations applied"), "{}", stdout(&o));
     }
     if db.postgres.is_none() {
-        assert!(db.dir.path().join("cli.db").exists(), "the SQLite file is created");
+        assert!(db.dir.path().join("confab.db").exists(), "the SQLite file is created");
     }
     // The database is usable by the other commands.
     create_key(&db, "acme", "admin");

@@ -118,7 +118,7 @@ async fn webhooks_can_be_created_read_listed_updated_and_deleted_with_the_secret
         assert!(chrono::DateTime::parse_from_rfc3339(created[field].as_str().unwrap()).is_ok(), "{created}");
     }
     // 4 attempts in all: the first and 3 retries.
-    let stored = app.store.list_webhooks(&admin_ctx(&app).await, page(1, 10)).await.unwrap();
+    let stored = app.store.list_webhooks(&admin_ctx(&app).await, &Default::default(), page(1, 10)).await.unwrap();
     assert_eq!((stored.items[0].max_retries, stored.items[0].format.as_str()), (4, "gtateth"));
 
     let got = ok(&api.get(&format!("/api/v1/webhooks/{hook}")).await, 200);

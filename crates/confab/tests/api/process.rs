@@ -1,23 +1,24 @@
-//! Real `confab` processes for the durability and multi-node tests: a fresh database, keys made with
-//! `confab keys create`, and `confab serve` children that can be killed (SIGKILL) and started again
-//! on the same database. A child is stopped by its own PID only, and killed when dropped, so no
-//! server outlives a failing test.
+//! Real `confab` processes, for the CLI, durability and multi-node tests: a fresh database, the
+//! binary's commands run on it, keys made with `confab keys create`, and `confab serve` children
+//! that can be stopped (SIGTERM), killed (SIGKILL) and started again on the same database. A child
+//! is stopped by its own PID only, and killed when dropped, so no server outlives a failing test.
 
-use crate::support::{postgres_url, with_database};
+use crate::support::{create_database, drop_database, postgres_url};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-/// How long a process may take to start before a test fails.
-const PATIENCE: Duration = Duration::from_secs(60);
+/// How long a process may take to start, log a line or stop before a test fails.
+pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A fresh database (a SQLite file in a temporary folder, or a new PostgreSQL database), dropped
 /// with this value, and the folder the processes run in.
 pub struct ProcDb {
     pub url: String,
-    dir: tempfile::TempDir,
-    postgres: Option<(String, String)>,
+    pub dir: tempfile::TempDir,
+    /// The PostgreSQL server's admin URL and the database's name; `None` on SQLite.
+    pub postgres: Option<(String, String)>,
 }
 
 impl ProcDb {
@@ -35,21 +36,16 @@ impl ProcDb {
 
     /// A new database on the PostgreSQL server of `admin_url`.
     pub async fn postgres(admin_url: &str) -> ProcDb {
-        use sqlx::Connection;
         let dir = tempfile::tempdir().expect("temp dir");
-        let name = format!("confab_p_{}", uuid::Uuid::now_v7().simple());
-        let mut conn = sqlx::PgConnection::connect(admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("CONFAB_TEST_POSTGRES is set but PostgreSQL cannot be reached: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
-        let _ = conn.close().await;
-        ProcDb { url: with_database(admin_url, &name), dir, postgres: Some((admin_url.to_string(), name)) }
+        let (url, name) = create_database(admin_url, "confab_p").await;
+        ProcDb { url, dir, postgres: Some((admin_url.to_string(), name)) }
     }
 
-    /// The binary, in the database's folder, with no `CONFAB_*` variable inherited.
+    /// The binary with `args`, in the database's folder, with no `CONFAB_*` variable inherited (the
+    /// database URL is not added: see [`ProcDb::run`]).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_confab"));
-        cmd.args(args).arg("--database-url").arg(&self.url).current_dir(self.dir.path()).env("NO_COLOR", "1");
+        cmd.args(args).current_dir(self.dir.path()).env("NO_COLOR", "1");
         for (name, _) in std::env::vars() {
             if name.starts_with("CONFAB_") {
                 cmd.env_remove(name);
@@ -58,12 +54,21 @@ impl ProcDb {
         cmd
     }
 
+    /// The binary with `args` and `--database-url` of this database.
+    pub fn with_database(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command(args);
+        cmd.arg("--database-url").arg(&self.url);
+        cmd
+    }
+
+    /// Runs `confab ARGS --database-url URL` to its end.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.with_database(args).output().expect("run confab")
+    }
+
     /// `confab keys create --tenant acme … --scopes admin`: the clear key.
     pub fn admin_key(&self) -> String {
-        let o = self
-            .command(&["keys", "create", "--tenant", "acme", "--user", "Ana Admin", "--scopes", "admin"])
-            .output()
-            .expect("run confab keys create");
+        let o = self.run(&["keys", "create", "--tenant", "acme", "--user", "Ana Admin", "--scopes", "admin"]);
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         assert!(o.status.success(), "keys create failed: {out}{}", String::from_utf8_lossy(&o.stderr));
         out.lines().last().expect("the key on the last line").trim().to_string()
@@ -73,42 +78,46 @@ impl ProcDb {
     pub fn serve(&self, args: &[&str]) -> Node {
         let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
         all.extend_from_slice(args);
-        Node::start(self.command(&all))
+        Node::start(self.with_database(&all))
     }
 }
 
 impl Drop for ProcDb {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = self.postgres.take() {
-            let _ = std::thread::spawn(move || {
-                use sqlx::Connection;
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-                rt.block_on(async move {
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
-                    }
-                });
-            })
-            .join();
+            drop_database(&admin_url, &name);
         }
     }
 }
 
-/// A `confab serve` child process and its stderr, line by line.
+/// A `confab` child process and its stderr, line by line.
 pub struct Node {
     child: Child,
     lines: Receiver<String>,
-    seen: Vec<String>,
+    /// The stderr lines read so far.
+    pub seen: Vec<String>,
+    /// `127.0.0.1:PORT` (empty for a process started with [`Node::start_raw`]).
+    pub addr: String,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
 }
 
 impl Node {
-    /// Starts the command and waits for the log line that names its address.
-    fn start(mut cmd: Command) -> Node {
-        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start confab serve");
+    /// Starts `cmd` (a `confab serve`) and waits for the log line that names its address.
+    pub fn start(cmd: Command) -> Node {
+        let mut node = Node::start_raw(cmd);
+        let line = node.wait_for_line("listening on http://");
+        let at = line.find("listening on http://").unwrap() + "listening on http://".len();
+        node.addr =
+            line[at..].chars().take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':' | '[' | ']')).collect();
+        assert!(node.addr.starts_with("127.0.0.1:") && !node.addr.ends_with(":0"), "address in: {line}");
+        node.base = format!("http://{}", node.addr);
+        node
+    }
+
+    /// Starts `cmd` without waiting for it to listen.
+    pub fn start_raw(mut cmd: Command) -> Node {
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start confab");
         let pipe = child.stderr.take().expect("stderr");
         let (tx, lines) = mpsc::channel();
         // Drains stderr for the whole life of the process, so it never blocks on a full pipe.
@@ -119,20 +128,47 @@ impl Node {
                 }
             }
         });
-        let mut node = Node { child, lines, seen: Vec::new(), base: String::new() };
+        Node { child, lines, seen: Vec::new(), addr: String::new(), base: String::new() }
+    }
+
+    /// The next stderr line containing `needle` (every line read is kept in `seen`).
+    #[track_caller]
+    pub fn wait_for_line(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
-        let line = loop {
+        loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match node.lines.recv_timeout(left) {
-                Ok(line) if line.contains("listening on http://") => break line,
-                Ok(line) => node.seen.push(line),
-                Err(_) => panic!("confab serve never logged its address; it logged:\n{}", node.seen.join("\n")),
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("confab never logged {needle:?}; it logged:\n{}", self.seen.join("\n")),
             }
-        };
-        let at = line.find("listening on http://").unwrap() + "listening on http://".len();
-        let addr: String = line[at..].chars().take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':')).collect();
-        node.base = format!("http://{addr}");
-        node
+        }
+    }
+
+    /// SIGTERM: a graceful shutdown.
+    pub fn sigterm(&self) {
+        let ok = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().expect("kill");
+        assert!(ok.success());
+    }
+
+    /// Waits for the process to exit; the rest of its stderr goes to `seen`.
+    #[track_caller]
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+                    self.seen.push(line);
+                }
+                return status;
+            }
+            assert!(Instant::now() < deadline, "confab did not exit; it logged:\n{}", self.seen.join("\n"));
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGKILL (`kill -9`): no shutdown, no flush, work in flight is cut.

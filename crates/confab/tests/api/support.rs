@@ -44,6 +44,35 @@ pub fn postgres_url() -> Option<String> {
     std::env::var("CONFAB_TEST_POSTGRES").ok().filter(|s| !s.trim().is_empty())
 }
 
+/// Creates a database named `{prefix}_{uuid}` on the PostgreSQL server of `admin_url`; returns its
+/// URL and name.
+pub async fn create_database(admin_url: &str, prefix: &str) -> (String, String) {
+    use sqlx::Connection;
+    let name = format!("{prefix}_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("CONFAB_TEST_POSTGRES is set but PostgreSQL cannot be reached: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    let _ = conn.close().await;
+    (with_database(admin_url, &name), name)
+}
+
+/// Drops database `name` (from `Drop`: the test's runtime may be going away, so it runs on a
+/// runtime of its own, on a thread of its own).
+pub fn drop_database(admin_url: &str, name: &str) {
+    let (admin_url, name) = (admin_url.to_string(), name.to_string());
+    let _ = std::thread::spawn(move || {
+        use sqlx::Connection;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+            }
+        });
+    })
+    .join();
+}
+
 /// `url` with its database name replaced by `name`.
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -65,14 +94,8 @@ impl TestApp {
     pub async fn spawn() -> TestApp {
         let (url, db) = match postgres_url() {
             Some(admin_url) => {
-                use sqlx::Connection;
-                let name = format!("confab_t_{}", uuid::Uuid::now_v7().simple());
-                let mut conn = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .unwrap_or_else(|e| panic!("CONFAB_TEST_POSTGRES is set but PostgreSQL cannot be reached: {e}"));
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
-                let _ = conn.close().await;
-                (with_database(&admin_url, &name), TestDb::Postgres { admin_url, name })
+                let (url, name) = create_database(&admin_url, "confab_t").await;
+                (url, TestDb::Postgres { admin_url, name })
             }
             None => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -150,20 +173,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let TestDb::Postgres { admin_url, name } = &self.db {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
-            // The test's runtime is going away: drop the database from a runtime of our own.
-            let _ = std::thread::spawn(move || {
-                use sqlx::Connection;
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-                rt.block_on(async move {
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
-                    }
-                });
-            })
-            .join();
+            drop_database(admin_url, name);
         }
     }
 }

@@ -44,7 +44,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use confab_core::model::*;
 use confab_core::Error;
-use confab_store::{NewWebhook, Webhook, WebhookPatch};
+use confab_store::{NewWebhook, Webhook, WebhookFilter, WebhookPatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -279,18 +279,20 @@ async fn unsubscribe(State(s): State<AppState>, auth: AiryAuth, body: Body) -> R
 async fn list(State(s): State<AppState>, auth: AiryAuth, body: Body) -> Result<Response, AiryError> {
     let ctx = auth.require(ScopeResource::Webhooks, Access::Read)?;
     body.parse::<serde_json::Value>()?;
+    // Airy's list has no paging: every subscription of the format, oldest first, a page at a time.
+    let filter = WebhookFilter { format: Some(FORMAT.into()), active: None };
     let mut data = Vec::new();
     let mut page = PageRequest { page: 1, per_page: 100 };
     loop {
-        let got = s.store.list_webhooks(&ctx, page).await?;
+        let got = s.store.list_webhooks(&ctx, &filter, page).await?;
         let n = got.items.len();
-        data.extend(got.items.into_iter().filter(|w| w.format == FORMAT));
+        data.extend(got.items);
         if n < page.per_page as usize || page.offset() + n as u64 >= got.total {
             break;
         }
         page.page += 1;
     }
-    data.sort_by_key(|w| (w.created_at, w.id));
+    data.reverse();
     Ok(axum::Json(DataList { data: data.into_iter().map(webhook_json).collect() }).into_response())
 }
 

@@ -678,8 +678,7 @@ impl Session {
         if self.producer.is_none() {
             let Some(ctx) = self.ctx.clone() else { return Err(()) };
             // Events committed from now on (the first SUBSCRIBE).
-            let _ = self.state.store.assign_event_positions().await;
-            let start = match self.state.store.latest_event_position().await {
+            let start = match crate::faces::event_follow::current_position(&self.state.store).await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "websocket: reading the event log failed");

@@ -44,7 +44,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use confab_core::model::*;
 use confab_core::FieldError;
-use confab_store::{NewWebhook, Webhook, WebhookDelivery, WebhookPatch};
+use confab_store::{NewWebhook, Webhook, WebhookDelivery, WebhookFilter, WebhookPatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -350,23 +350,6 @@ async fn load(s: &AppState, ctx: &Ctx, raw: &str) -> Result<Webhook, GtError> {
     }
 }
 
-/// Every subscription of this face, newest first (the store lists every format; a tenant has few
-/// subscriptions, so they are read in pages of 100 and filtered here).
-async fn all_webhooks(s: &AppState, ctx: &Ctx) -> Result<Vec<Webhook>, GtError> {
-    const BATCH: u32 = 100;
-    let mut out = Vec::new();
-    let mut page = 1;
-    loop {
-        let p = s.store.list_webhooks(ctx, PageRequest { page, per_page: BATCH }).await?;
-        let n = p.items.len();
-        out.extend(p.items.into_iter().filter(|w| w.format == FORMAT));
-        if n < BATCH as usize || u64::from(page) * u64::from(BATCH) >= p.total {
-            return Ok(out);
-        }
-        page += 1;
-    }
-}
-
 // ------------------------------------------------------------------------------------------------
 // Handlers.
 
@@ -393,19 +376,11 @@ async fn list_webhooks(State(s): State<AppState>, auth: Auth, RawQuery(q): RawQu
         "true, false",
     );
     p.finish()?;
-    let hooks: Vec<Webhook> = all_webhooks(&s, &ctx)
-        .await?
-        .into_iter()
-        .filter(|w| active.is_none_or(|a| a == (w.status == "active")))
-        .collect();
-    let total = hooks.len() as u64;
+    let filter = WebhookFilter { format: Some(FORMAT.into()), active };
+    let hooks = s.store.list_webhooks(&ctx, &filter, page).await?;
+    let total = hooks.total;
     let total_pages = total.div_ceil(u64::from(page.per_page));
-    let webhooks = hooks
-        .into_iter()
-        .skip(page.offset().min(usize::MAX as u64) as usize)
-        .take(page.per_page as usize)
-        .map(|w| webhook_doc(w, false))
-        .collect();
+    let webhooks = hooks.items.into_iter().map(|w| webhook_doc(w, false)).collect();
     let doc = WebhookListDoc {
         success: true,
         data: WebhookPage { webhooks, total, page: page.page, limit: page.per_page, total_pages },

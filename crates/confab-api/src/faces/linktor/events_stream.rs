@@ -92,12 +92,7 @@ async fn stream_events(
     };
     let start = match resume {
         Some(p) => p,
-        None => {
-            // Events committed before the request but not yet positioned (PostgreSQL) get their
-            // positions first, so that the stream starts after them.
-            s.store.assign_event_positions().await?;
-            s.store.latest_event_position().await?
-        }
+        None => crate::faces::event_follow::current_position(&s.store).await?,
     };
     let (tx, mut rx) = mpsc::channel::<SseEvent>(BUFFER);
     tokio::spawn(produce(s, ctx, query, start, tx));

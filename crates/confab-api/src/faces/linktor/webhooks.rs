@@ -32,14 +32,14 @@ use super::extract::{no_content, Json, LinktorError};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::faces::params::{json_object, text, Params};
-use crate::faces::webhooks::{check_events, check_url, header_problems, new_secret, send_test};
+use crate::faces::webhooks::{check_events, check_url, event_type_named, header_problems, new_secret, send_test};
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use confab_core::model::*;
 use confab_core::{Error, Resource as R};
-use confab_store::{NewWebhook, Webhook, WebhookDelivery, WebhookPatch};
+use confab_store::{NewWebhook, Webhook, WebhookDelivery, WebhookFilter, WebhookPatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -224,7 +224,7 @@ async fn list_webhooks(State(s): State<AppState>, auth: Auth, RawQuery(q): RawQu
     let mut p = Params::from_query(q.as_deref());
     let page = page_request(&mut p);
     p.finish()?;
-    let hooks = s.store.list_webhooks(&ctx, page).await?;
+    let hooks = s.store.list_webhooks(&ctx, &WebhookFilter::default(), page).await?;
     Ok(envelope::page_of(hooks, page, |w| resource(w, false)))
 }
 
@@ -383,34 +383,13 @@ async fn test_webhook(
     } else {
         crate::faces::params::parse_json(&bytes)?
     };
-    let event_type = match body.event.as_deref() {
-        None | Some("test.ping") => EventType::TestPing,
-        Some(name) => {
-            let format =
-                s.webhooks.formats().get(&hook.format).ok_or_else(|| ApiError::invalid("event", "unknown format"))?;
-            EventType::ALL.into_iter().find(|t| format.event_name(&probe(*t)) == Some(name)).ok_or_else(|| {
-                ApiError::invalid("event", format!("is not an event of the {} format (or test.ping)", hook.format))
-            })?
-        }
-    };
+    let format = s.webhooks.formats().get(&hook.format).ok_or_else(|| ApiError::invalid("event", "unknown format"))?;
+    let name = body.event.as_deref().unwrap_or("test.ping");
+    let event_type = event_type_named(format, name).ok_or_else(|| {
+        ApiError::invalid("event", format!("is not an event of the {} format (or test.ping)", hook.format))
+    })?;
     let sent = send_test(&s, &ctx, &hook, event_type).await?;
     Ok(envelope::one(StatusCode::CREATED, delivery(sent)))
-}
-
-/// An event of type `t` with nothing in it, to ask a format for its name.
-fn probe(t: EventType) -> Event {
-    Event {
-        id: Uuid::nil(),
-        position: None,
-        tenant_id: confab_core::TenantId(Uuid::nil()),
-        event_type: t,
-        subject_id: Uuid::nil(),
-        conversation_id: None,
-        actor: Actor::system(),
-        snapshot: serde_json::Value::Null,
-        data: serde_json::Value::Null,
-        created_at: confab_core::time::now(),
-    }
 }
 
 /// Make a failed delivery pending again, with a fresh round of attempts.
